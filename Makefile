@@ -1,0 +1,55 @@
+# session-audit: see README.md. `make run` tries it on the built-in
+# emulators; `make test` is what CI runs.
+
+GO       ?= go
+GOFLAGS  ?=
+FUZZTIME ?= 10s
+BIN      := .aws-sam/bootstrap
+LDFLAGS  := -s -w
+LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
+
+.PHONY: build build-SessionAuditFunction test unit fuzz lint bench run clean tidy-check
+
+## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
+build:
+	mkdir -p $(dir $(BIN))
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./functions/session-audit
+
+## build-SessionAuditFunction: what `sam build` calls (Metadata: BuildMethod: makefile)
+build-SessionAuditFunction:
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit
+
+## test: formatting, vet, every test, and a short fixed-time fuzz of each target
+test: lint unit fuzz
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/handler
+	$(GO) test -run '^$$' -fuzz '^FuzzSlots$$' -fuzztime $(FUZZTIME) ./internal/window
+	$(GO) test -run '^$$' -fuzz '^FuzzDescribeSessionsRequest$$' -fuzztime $(FUZZTIME) ./internal/ssmfake
+
+## lint: gofmt, go vet, and go mod tidy leaving no diff
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@$(MAKE) --no-print-directory tidy-check
+
+tidy-check:
+	@cp go.mod /tmp/session-audit.go.mod.bak && cp go.sum /tmp/session-audit.go.sum.bak
+	@$(GO) mod tidy
+	@if ! cmp -s go.mod /tmp/session-audit.go.mod.bak || ! cmp -s go.sum /tmp/session-audit.go.sum.bak; then \
+		echo "go mod tidy changed go.mod/go.sum; run it and commit"; \
+		cp /tmp/session-audit.go.mod.bak go.mod; cp /tmp/session-audit.go.sum.bak go.sum; exit 1; fi
+
+## bench: the Go benchmarks (see BENCHMARKS.md for the whole-function runs)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+## run: the main job on the built-in emulators, then a report of what it wrote
+run:
+	$(GO) run ./cmd/session-audit demo --out out
+
+clean:
+	rm -rf .aws-sam out

@@ -1,0 +1,179 @@
+// Package emulators runs the project's local stand-ins for AWS on loopback
+// ports: the SSM DescribeSessions emulator (internal/ssmfake) and an S3
+// server (gofakes3), in memory or keeping objects as files in a folder. The
+// local CLI and the integration tests start them from here.
+package emulators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3afero"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/spf13/afero"
+
+	"github.com/session-audit/session-audit/internal/awsclients"
+	"github.com/session-audit/session-audit/internal/ssmfake"
+)
+
+// Region, AccessKey and SecretKey are what the emulators are reached with.
+const (
+	Region    = "us-east-1"
+	AccessKey = "AKIAEMULATOR"
+	SecretKey = "emulator-secret"
+)
+
+// Options say where and how the emulators run.
+type Options struct {
+	// SSMAddr and S3Addr are the listen addresses; empty means a free
+	// loopback port.
+	SSMAddr, S3Addr string
+	// Dir keeps S3 objects as files under BucketDir(Dir, bucket); empty keeps
+	// them in memory.
+	Dir string
+	// Bucket is created at start.
+	Bucket string
+	// SSM is the SSM emulator to serve; nil means an empty one.
+	SSM *ssmfake.Server
+	// S3Wrap, when set, wraps the S3 server's handler (fault injection).
+	S3Wrap func(http.Handler) http.Handler
+	// SSMWrap, when set, wraps the SSM emulator's handler.
+	SSMWrap func(http.Handler) http.Handler
+}
+
+// BucketDir is the folder that holds a bucket's objects when the emulators
+// keep them under dir: each object is the file BucketDir/<key>.
+func BucketDir(dir, bucket string) string {
+	return filepath.Join(dir, "buckets", bucket)
+}
+
+// Emulators are the running servers.
+type Emulators struct {
+	SSM     *ssmfake.Server
+	Backend gofakes3.Backend
+	SSMURL  string
+	S3URL   string
+	Bucket  string
+	servers []*http.Server
+}
+
+// Start starts both servers and creates the bucket.
+func Start(opts Options) (*Emulators, error) {
+	if opts.Bucket == "" {
+		return nil, errors.New("emulators: no bucket named")
+	}
+	e := &Emulators{SSM: opts.SSM, Bucket: opts.Bucket}
+	if e.SSM == nil {
+		e.SSM = ssmfake.New()
+	}
+	if opts.Dir == "" {
+		e.Backend = s3mem.New()
+	} else {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("emulators: %w", err)
+		}
+		fs := afero.NewBasePathFs(afero.NewOsFs(), opts.Dir)
+		meta := afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(opts.Dir, ".meta"))
+		b, err := s3afero.MultiBucket(fs, s3afero.MultiWithMetaFs(meta))
+		if err != nil {
+			return nil, fmt.Errorf("emulators: s3 backend in %s: %w", opts.Dir, err)
+		}
+		e.Backend = b
+	}
+	if ok, _ := e.Backend.BucketExists(opts.Bucket); !ok {
+		if err := e.Backend.CreateBucket(opts.Bucket); err != nil {
+			return nil, fmt.Errorf("emulators: create bucket %s: %w", opts.Bucket, err)
+		}
+	}
+	fake := gofakes3.New(e.Backend, gofakes3.WithLogger(gofakes3.DiscardLog()), gofakes3.WithTimeSkewLimit(0))
+	var s3h http.Handler = fake.Server()
+	if opts.S3Wrap != nil {
+		s3h = opts.S3Wrap(s3h)
+	}
+	var ssmh http.Handler = e.SSM
+	if opts.SSMWrap != nil {
+		ssmh = opts.SSMWrap(ssmh)
+	}
+	var err error
+	if e.SSMURL, err = e.serve(opts.SSMAddr, ssmh); err != nil {
+		return nil, err
+	}
+	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Emulators) serve(addr string, h http.Handler) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("emulators: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	e.servers = append(e.servers, srv)
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the servers.
+func (e *Emulators) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range e.servers {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Env is the environment that points the function (or the SDK's default
+// chain) at the emulators.
+func (e *Emulators) Env() map[string]string {
+	return map[string]string{
+		"AWS_REGION":                       Region,
+		"AWS_ACCESS_KEY_ID":                AccessKey,
+		"AWS_SECRET_ACCESS_KEY":            SecretKey,
+		"AWS_ENDPOINT_URL_SSM":             e.SSMURL,
+		"AWS_ENDPOINT_URL_S3":              e.S3URL,
+		"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+		"AUDIT_BUCKET":                     e.Bucket,
+		"AUDIT_S3_PATH_STYLE":              "true",
+	}
+}
+
+// Clients builds SDK clients for the emulators directly, without the
+// default configuration chain (whose AWS_CA_BUNDLE, profiles and endpoints
+// from the environment must not leak into tests).
+func (e *Emulators) Clients() awsclients.Clients {
+	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
+	return awsclients.Clients{
+		SSM: ssm.New(ssm.Options{
+			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: awsclients.Retryer(),
+		}),
+		S3: s3.New(s3.Options{
+			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
+			Retryer:                    awsclients.Retryer(),
+			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		}),
+		Region: Region,
+	}
+}

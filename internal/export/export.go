@@ -1,0 +1,302 @@
+// Package export runs an export: for each slot it pages the sessions,
+// encodes them to Parquet, streams the object to S3 and writes its manifest,
+// within the invocation's deadline.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/sessions"
+	"github.com/session-audit/session-audit/internal/store"
+	"github.com/session-audit/session-audit/internal/window"
+)
+
+// S3API is what an export needs of S3.
+type S3API interface {
+	store.UploadAPI
+	store.GetAPI
+	store.ListAPI
+}
+
+// Exporter exports slots of session history to S3.
+type Exporter struct {
+	SSM      sessions.API
+	S3       S3API
+	Bucket   string
+	Prefix   string
+	Region   string
+	Grid     window.Grid
+	Lookback time.Duration
+	Filters  sessions.Filters
+	// Streams is how many sub-windows of a slot are paged at once.
+	Streams int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives one line per slot; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// SlotResult is the outcome of one slot, as the response reports it.
+type SlotResult struct {
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	Rows          int64     `json:"rows"`
+	Object        string    `json:"object"`
+	Manifest      string    `json:"manifest"`
+	ActivePending int       `json:"activePending"`
+	Kept          bool      `json:"kept"`
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Mode  string       `json:"mode"`
+	Slots []SlotResult `json:"slots"`
+	Rows  int64        `json:"rows"`
+}
+
+// SlotsError reports slots that a run did not write; the slots it did write
+// stay written and are in Result.
+type SlotsError struct {
+	Unwritten []window.Slot
+	Err       error
+}
+
+func (e *SlotsError) Error() string {
+	names := make([]string, len(e.Unwritten))
+	for i, s := range e.Unwritten {
+		names[i] = s.String()
+	}
+	return fmt.Sprintf("%d slot(s) not written: %s: %v", len(e.Unwritten), strings.Join(names, ", "), e.Err)
+}
+
+func (e *SlotsError) Unwrap() error { return e.Err }
+
+func (e *Exporter) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Exporter) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+// Scheduled exports the slots a scheduled run at t owes: every whole slot
+// that ended in (t - Lookback, t], never one that ends after now, plus every
+// slot inside the History horizon whose manifest still counts sessions that
+// were active when it was written.
+func (e *Exporter) Scheduled(ctx context.Context, account string, t time.Time) (Result, error) {
+	now := e.now()
+	if t.Before(now.Add(-window.HistoryHorizon)) {
+		return Result{}, fmt.Errorf("scheduled time %s is before the 30-day History horizon (%s)", t.UTC().Format(time.RFC3339), now.Add(-window.HistoryHorizon).Format(time.RFC3339))
+	}
+	keys, err := store.NewKeys(e.Prefix, account, e.Region)
+	if err != nil {
+		return Result{}, fmt.Errorf("object keys: %w", err)
+	}
+	slots := e.Grid.Scheduled(t, e.Lookback, now)
+	pending, err := e.pendingSlots(ctx, keys, now, slots)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.run(ctx, "scheduled", keys, append(pending, slots...))
+}
+
+// Backfill exports every slot of [start, end), which must lie on the slot
+// grid, inside the History horizon and not after now.
+func (e *Exporter) Backfill(ctx context.Context, account string, start, end time.Time) (Result, error) {
+	slots, err := e.Grid.Range(start, end, e.now())
+	if err != nil {
+		return Result{}, fmt.Errorf("backfill range: %w", err)
+	}
+	keys, err := store.NewKeys(e.Prefix, account, e.Region)
+	if err != nil {
+		return Result{}, fmt.Errorf("object keys: %w", err)
+	}
+	return e.run(ctx, "backfill", keys, slots)
+}
+
+// pendingSlots finds, oldest first, the slots inside the History horizon and
+// outside scheduled whose manifest counts activePending > 0.
+func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.Time, scheduled []window.Slot) ([]window.Slot, error) {
+	horizon := now.Add(-window.HistoryHorizon)
+	listed, err := store.ListManifestKeys(ctx, e.S3, e.Bucket, keys, keys.ManifestsFrom(horizon.AddDate(0, 0, -1)))
+	if err != nil {
+		return nil, err
+	}
+	skip := make(map[time.Time]bool, len(scheduled))
+	for _, s := range scheduled {
+		skip[s.Start] = true
+	}
+	var pending []window.Slot
+	for _, key := range listed {
+		s, ok := keys.SlotOfManifest(key)
+		if !ok || skip[s.Start] || !window.InHorizon(s, now) || s.End.Sub(s.Start) != e.Grid.Length() {
+			continue
+		}
+		m, err := store.GetManifest(ctx, e.S3, e.Bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil && m.ActivePending > 0 {
+			pending = append(pending, s)
+		}
+	}
+	return pending, nil
+}
+
+// Deadline handling: a slot is started only when the time left is at least
+// startReserve and twice the longest slot of this run so far; a slot in
+// flight is cancelled cancelMargin before the deadline, so its upload can
+// still be aborted cleanly.
+const (
+	startReserve = 3 * time.Second
+	cancelMargin = 1500 * time.Millisecond
+)
+
+// run exports slots in order and collects their results. Slots that failed
+// or that the deadline left unstarted are returned in a *SlotsError beside
+// the results of the slots that were written.
+func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots []window.Slot) (Result, error) {
+	res := Result{Mode: mode, Slots: []SlotResult{}}
+	var unwritten []window.Slot
+	var errs []error
+	var longest time.Duration
+	deadline, hasDeadline := ctx.Deadline()
+	for i, s := range slots {
+		if hasDeadline {
+			if left := time.Until(deadline); left < max(startReserve, 2*longest) {
+				unwritten = append(unwritten, slots[i:]...)
+				errs = append(errs, fmt.Errorf("invocation deadline: %s left, not enough to start another slot", left.Round(time.Millisecond)))
+				break
+			}
+		}
+		began := time.Now()
+		slotCtx, cancel := ctx, context.CancelFunc(func() {})
+		if hasDeadline {
+			slotCtx, cancel = context.WithDeadline(ctx, deadline.Add(-cancelMargin))
+		}
+		r, err := e.slot(slotCtx, keys, s)
+		cancel()
+		took := time.Since(began)
+		longest = max(longest, took)
+		if err != nil {
+			e.log().Error("slot not written", "slot", s.String(), "error", err.Error())
+			unwritten = append(unwritten, s)
+			errs = append(errs, err)
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				unwritten = append(unwritten, slots[i+1:]...)
+				break
+			}
+			continue
+		}
+		e.log().Info("slot written", "slot", s.String(), "rows", r.Rows, "object", r.Object,
+			"activePending", r.ActivePending, "kept", r.Kept, "ms", took.Milliseconds())
+		res.Slots = append(res.Slots, r)
+		res.Rows += r.Rows
+	}
+	if len(unwritten) > 0 {
+		return res, &SlotsError{Unwritten: unwritten, Err: errors.Join(errs...)}
+	}
+	return res, nil
+}
+
+// slot exports one slot: active count first (a session that ends meanwhile
+// is then counted and also exported, never neither), then the History
+// sessions streamed into the object, then the manifest.
+func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (SlotResult, error) {
+	manifestKey := keys.Manifest(s)
+	old, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
+	if err != nil {
+		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+	}
+	lister := &sessions.Lister{API: e.SSM, Filters: e.Filters, Streams: e.Streams}
+	pending := 0
+	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
+	if err != nil {
+		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+	}
+
+	origin := report.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
+	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet")
+	pw := report.NewWriter(up)
+	batch := make([]report.Row, 0, batchSize)
+	history, err := lister.Each(ctx, types.SessionStateHistory, s, func(ss types.Session) error {
+		batch = append(batch, report.FromSession(ss, origin))
+		if len(batch) == cap(batch) {
+			err := pw.Write(batch)
+			batch = batch[:0]
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = pw.Write(batch)
+	}
+	if err == nil {
+		err = pw.Close()
+	}
+	if err != nil {
+		return SlotResult{}, errors.Join(fmt.Errorf("slot %s: %w", s, err), up.Abort())
+	}
+	rows := pw.Rows()
+
+	if old != nil && rows < old.Rows {
+		if err := up.Abort(); err != nil {
+			return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+		}
+		e.log().Warn("slot kept: fewer sessions than its manifest records", "slot", s.String(), "found", rows, "recorded", old.Rows)
+		return SlotResult{Start: s.Start, End: s.End, Rows: old.Rows, Object: old.ObjectKey(), Manifest: manifestKey,
+			ActivePending: old.ActivePending, Kept: true}, nil
+	}
+
+	var obj *store.Object
+	if rows > 0 {
+		o, err := up.Commit()
+		if err != nil {
+			return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+		}
+		obj = &o
+	} else if err := up.Abort(); err != nil {
+		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+	}
+	m := &store.Manifest{
+		Version: store.ManifestVersion, Account: keys.Account, Region: keys.Region,
+		SlotStart: s.Start, SlotEnd: s.End, Rows: rows, Object: obj,
+		Filters: e.filterMap(),
+		APICalls: store.APICalls{
+			History: history.Calls, Active: active.Calls, Restarts: history.Restarts + active.Restarts,
+			Duplicates: history.Duplicates, Clipped: history.Clipped,
+		},
+		ActivePending: pending, ExportedAt: origin.ExportedAt, WrittenAt: e.now(),
+	}
+	if err := store.PutManifest(ctx, e.S3, e.Bucket, manifestKey, m); err != nil {
+		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+	}
+	return SlotResult{Start: s.Start, End: s.End, Rows: rows, Object: m.ObjectKey(), Manifest: manifestKey, ActivePending: pending}, nil
+}
+
+// batchSize is how many rows are handed to the Parquet writer at once.
+const batchSize = 1024
+
+func (e *Exporter) filterMap() map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"Target": e.Filters.Target, "Owner": e.Filters.Owner, "Status": e.Filters.Status, "AccessType": e.Filters.AccessType} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}

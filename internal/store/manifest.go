@@ -1,0 +1,138 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// abortTimeout bounds the clean-up requests made after a deadline.
+const abortTimeout = 5 * time.Second
+
+// ManifestVersion is the format version written in every manifest.
+const ManifestVersion = 1
+
+// Manifest is the record of one exported slot, written beside its object
+// once the object is complete: what an auditor checks the object against.
+type Manifest struct {
+	Version       int               `json:"version"`
+	Account       string            `json:"account"`
+	Region        string            `json:"region"`
+	SlotStart     time.Time         `json:"slotStart"`
+	SlotEnd       time.Time         `json:"slotEnd"`
+	Rows          int64             `json:"rows"`
+	Object        *Object           `json:"object"` // nil for an empty slot
+	Filters       map[string]string `json:"filters"`
+	APICalls      APICalls          `json:"apiCalls"`
+	ActivePending int               `json:"activePending"`
+	ExportedAt    time.Time         `json:"exportedAt"`
+	WrittenAt     time.Time         `json:"writtenAt"`
+}
+
+// APICalls counts the DescribeSessions calls behind a slot.
+type APICalls struct {
+	History    int `json:"history"`    // State=History calls answered
+	Active     int `json:"active"`     // State=Active calls answered
+	Restarts   int `json:"restarts"`   // sub-windows paged again after InvalidNextToken
+	Duplicates int `json:"duplicates"` // sessions returned more than once, written once
+	Clipped    int `json:"clipped"`    // sessions returned outside the slot, not written
+}
+
+// ObjectKey is the key of the manifest's object, or "" for an empty slot.
+func (m *Manifest) ObjectKey() string {
+	if m == nil || m.Object == nil {
+		return ""
+	}
+	return m.Object.Key
+}
+
+// GetAPI is what reading manifests needs of S3.
+type GetAPI interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// PutAPI is what writing manifests needs of S3.
+type PutAPI interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// ListAPI is what finding manifests needs of S3.
+type ListAPI interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// maxManifestSize bounds what is read as a manifest.
+const maxManifestSize = 1 << 20
+
+// GetManifest reads the manifest at key; it returns nil, nil when none exists.
+func GetManifest(ctx context.Context, api GetAPI, bucket, key string) (*Manifest, error) {
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		var missing *types.NoSuchKey
+		if errors.As(err, &missing) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get manifest s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest s3://%s/%s: %w", bucket, key, err)
+	}
+	if len(body) > maxManifestSize {
+		return nil, fmt.Errorf("manifest s3://%s/%s is larger than %d bytes", bucket, key, maxManifestSize)
+	}
+	var m Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest s3://%s/%s: %w", bucket, key, err)
+	}
+	if m.Version != ManifestVersion {
+		return nil, fmt.Errorf("manifest s3://%s/%s has version %d; this build reads version %d", bucket, key, m.Version, ManifestVersion)
+	}
+	return &m, nil
+}
+
+// PutManifest writes m at key.
+func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifest) error {
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest %s: %w", key, err)
+	}
+	body = append(body, '\n')
+	_, err = api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &bucket, Key: &key, ContentType: aws.String("application/json"),
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// ListManifestKeys returns every key under the manifest root of k that
+// sorts after startAfter, following continuation tokens.
+func ListManifestKeys(ctx context.Context, api ListAPI, bucket string, k Keys, startAfter string) ([]string, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String(k.ManifestRoot()), StartAfter: aws.String(startAfter)}
+	var keys []string
+	for {
+		out, err := api.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list manifests s3://%s/%s: %w", bucket, k.ManifestRoot(), err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextContinuationToken) == "" {
+			return keys, nil
+		}
+		in.ContinuationToken, in.StartAfter = out.NextContinuationToken, nil
+	}
+}
