@@ -17,7 +17,7 @@ import (
 func main() {
 	logger := lambdacontext.NewLogger()
 	slog.SetDefault(logger)
-	h, err := app.New(context.Background(), os.Getenv, logger)
+	h, err := app.New(context.Background(), os.Getenv, logger, os.Stdout)
 	if err != nil {
 		logger.Error("session-audit cannot start", "error", err.Error())
 		fmt.Fprintln(os.Stderr, "session-audit:", err)

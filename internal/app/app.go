@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -18,17 +19,21 @@ import (
 )
 
 // New reads the configuration through getenv, builds the clients and
-// returns the handler. A bad variable is an error naming it.
-func New(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*handler.Handler, error) {
+// returns the handler, whose runs write their CloudWatch EMF metrics to
+// metricsOut. A bad variable is an error naming it.
+func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer) (*handler.Handler, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	clients, err := awsclients.New(ctx, cfg.PathStyle)
+	clients, err := awsclients.New(ctx, getenv, cfg.PathStyle)
 	if err != nil {
 		return nil, err
 	}
-	return Wire(cfg, clients, logger), nil
+	h := Wire(cfg, clients, logger)
+	exp := h.Export.(*export.Exporter)
+	exp.Metrics, exp.Function = metricsOut, getenv("AWS_LAMBDA_FUNCTION_NAME")
+	return h, nil
 }
 
 // Wire builds the handler from a configuration and clients.
@@ -36,6 +41,9 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger) *handler
 	exp := &export.Exporter{
 		SSM: c.SSM, S3: c.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Region: c.Region,
 		Grid: cfg.Grid, Lookback: cfg.Lookback, Filters: cfg.Filters, Streams: cfg.Concurrency, Log: logger,
+	}
+	if c.Throttles != nil {
+		exp.Throttles = c.Throttles.Load
 	}
 	return &handler.Handler{
 		Export: exp,

@@ -6,6 +6,9 @@ package awsclients
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,24 +31,84 @@ type Clients struct {
 	SSM    *ssm.Client
 	S3     *s3.Client
 	Region string
+	// Throttles counts the throttling answers the clients have retried.
+	Throttles *atomic.Int64
 }
 
-// Retryer is the retry policy of every client: adaptive mode, whose
+// Retryer returns the retry policy of every client: adaptive mode, whose
 // client-side rate limiter is shared by all calls of a client, so that all
-// concurrent page streams back off together when SSM throttles.
-func Retryer() aws.Retryer {
-	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-			so.MaxAttempts = MaxAttempts
-			so.MaxBackoff = MaxBackoff
-		})
-	})
+// concurrent page streams back off together when SSM throttles. Each
+// throttling answer it sees is counted in throttles.
+func Retryer(throttles *atomic.Int64) func() aws.Retryer {
+	return func() aws.Retryer {
+		return countingRetryer{
+			RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = MaxAttempts
+					so.MaxBackoff = MaxBackoff
+				})
+			}),
+			throttles: throttles,
+		}
+	}
+}
+
+// countingRetryer counts throttling errors on their way through the retryer.
+type countingRetryer struct {
+	aws.RetryerV2
+	throttles *atomic.Int64
+}
+
+var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// IsErrorRetryable counts throttles and defers to the adaptive retryer.
+func (r countingRetryer) IsErrorRetryable(err error) bool {
+	if throttleCheck.IsErrorThrottle(err) == aws.TrueTernary {
+		r.throttles.Add(1)
+	}
+	return r.RetryerV2.IsErrorRetryable(err)
+}
+
+// endpointVars are the environment variables that can point the clients
+// somewhere other than AWS.
+var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3"}
+
+// CheckEndpoint refuses an endpoint that would send requests, signed with
+// real credentials, in clear text over a network: plain HTTP is accepted
+// only to loopback addresses and to host.docker.internal (how the container
+// of `sam local invoke` reaches emulators on the developer's machine).
+func CheckEndpoint(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute URL", name, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" || host == "host.docker.internal" {
+			return nil
+		}
+		return fmt.Errorf("%s %q is plain HTTP to a host that is not loopback; use https", name, raw)
+	default:
+		return fmt.Errorf("%s %q is neither https nor http", name, raw)
+	}
 }
 
 // New loads the default configuration and builds the clients. pathStyle
-// selects path-style S3 addressing, for local S3 servers.
-func New(ctx context.Context, pathStyle bool, optFns ...func(*config.LoadOptions) error) (Clients, error) {
-	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer)}, optFns...)
+// selects path-style S3 addressing, for local S3 servers. Endpoints set in
+// the environment (read through getenv) are checked with CheckEndpoint.
+func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns ...func(*config.LoadOptions) error) (Clients, error) {
+	for _, name := range endpointVars {
+		if v := getenv(name); v != "" {
+			if err := CheckEndpoint(name, v); err != nil {
+				return Clients{}, err
+			}
+		}
+	}
+	throttles := new(atomic.Int64)
+	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles))}, optFns...)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
@@ -54,8 +117,9 @@ func New(ctx context.Context, pathStyle bool, optFns ...func(*config.LoadOptions
 		return Clients{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
 	}
 	return Clients{
-		SSM:    ssm.NewFromConfig(cfg),
-		S3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
-		Region: cfg.Region,
+		SSM:       ssm.NewFromConfig(cfg),
+		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+		Region:    cfg.Region,
+		Throttles: throttles,
 	}, nil
 }

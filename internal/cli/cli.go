@@ -148,6 +148,7 @@ func (c *cmd) progress() *slog.Logger {
 // localFlags are the flags of the emulated environment.
 type localFlags struct {
 	local    *bool
+	account  *string
 	out      *string
 	days     *int
 	sessions *int
@@ -161,6 +162,7 @@ func addLocal(fs *flag.FlagSet, withSwitch bool) localFlags {
 	}
 	if withSwitch {
 		lf.local = fs.Bool("local", false, "use the built-in emulators instead of AWS")
+		lf.account = fs.String("account", "", "account id written to the rows and keys (default: STS GetCallerIdentity; 123456789012 with --local)")
 	}
 	return lf
 }
@@ -203,19 +205,28 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, env map[str
 			return nil, fmt.Errorf("configuration: %w", err)
 		}
 		clients := emu.Clients()
-		return &target{h: app.Wire(cfg, clients, c.progress()), cfg: cfg, clients: clients, account: localAccount, close: func() { emu.Close() }}, nil
+		account := localAccount
+		if lf.account != nil && *lf.account != "" {
+			account = *lf.account
+		}
+		return &target{h: app.Wire(cfg, clients, c.progress()), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
 	}
 	cfg, err := appconfig.Load(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	clients, err := awsclients.New(ctx, cfg.PathStyle)
+	clients, err := awsclients.New(ctx, getenv, cfg.PathStyle)
 	if err != nil {
 		return nil, err
 	}
-	account, err := callerAccount(ctx)
-	if err != nil {
-		return nil, err
+	account := ""
+	if lf.account != nil {
+		account = *lf.account
+	}
+	if account == "" {
+		if account, err = callerAccount(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return &target{h: app.Wire(cfg, clients, c.progress()), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
 }
@@ -401,20 +412,36 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	fs := c.flags("emulate", "emulate [--ssm-addr ADDR] [--s3-addr ADDR] [--out DIR] [--days N] [--sessions N]")
 	ssmAddr := fs.String("ssm-addr", "127.0.0.1:4583", "listen address of the SSM emulator (0.0.0.0:4583 to reach it from sam local's container on Linux)")
 	s3Addr := fs.String("s3-addr", "127.0.0.1:4572", "listen address of the S3 server")
+	from := fs.String("from", "", "start of the synthetic history, RFC 3339 (default: --days before now)")
+	latency := fs.Duration("latency", 0, "latency added to every DescribeSessions call (e.g. 20ms)")
+	throttle := fs.Float64("throttle-rate", 0, "share of DescribeSessions calls answered with ThrottlingException (0 to 1)")
 	lf := addLocal(fs, false)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, *lf.sessions)))
+	start := now.Add(-time.Duration(*lf.days) * 24 * time.Hour)
+	end := now
+	if *from != "" {
+		t, err := time.Parse(time.RFC3339, *from)
+		if err != nil {
+			return usageError{fmt.Errorf("--from %q is not an RFC 3339 time", *from)}
+		}
+		start, end = t.UTC(), t.UTC().Add(time.Duration(*lf.days)*24*time.Hour)
+	}
+	if *throttle < 0 || *throttle > 1 || *latency < 0 {
+		return usageError{errors.New("--throttle-rate must be 0 to 1 and --latency not negative")}
+	}
+	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
+		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}))
 	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr})
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
 	env := emu.Env()
-	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions over %d days), S3 on %s (bucket %s, files under %s)\n",
-		emu.SSMURL, *lf.sessions, *lf.days, emu.S3URL, LocalBucket, *lf.out)
+	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s), S3 on %s (bucket %s, files under %s)\n",
+		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), emu.S3URL, LocalBucket, *lf.out)
 	fmt.Fprintln(c.stderr, "Point the function or the CLI at them with (Ctrl-C stops the emulators):")
 	for _, k := range sortedKeys(env) {
 		fmt.Fprintf(c.stdout, "export %s=%s\n", k, env[k])

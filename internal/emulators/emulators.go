@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,16 +165,19 @@ func (e *Emulators) Env() map[string]string {
 // from the environment must not leak into tests).
 func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
+	throttles := new(atomic.Int64)
+	retryer := awsclients.Retryer(throttles)
 	return awsclients.Clients{
 		SSM: ssm.New(ssm.Options{
-			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: awsclients.Retryer(),
+			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
 		}),
 		S3: s3.New(s3.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
-			Retryer:                    awsclients.Retryer(),
+			Retryer:                    retryer(),
 			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		}),
-		Region: Region,
+		Region:    Region,
+		Throttles: throttles,
 	}
 }

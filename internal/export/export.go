@@ -5,14 +5,18 @@ package export
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/session-audit/session-audit/internal/metrics"
 	"github.com/session-audit/session-audit/internal/report"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
@@ -24,6 +28,7 @@ type S3API interface {
 	store.UploadAPI
 	store.GetAPI
 	store.ListAPI
+	store.HeadAPI
 }
 
 // Exporter exports slots of session history to S3.
@@ -42,6 +47,13 @@ type Exporter struct {
 	Now func() time.Time
 	// Log receives one line per slot; nil means slog.Default().
 	Log *slog.Logger
+	// Metrics, when set, receives one CloudWatch EMF line per run.
+	Metrics io.Writer
+	// Function names the function in the metrics' FunctionName dimension.
+	Function string
+	// Throttles, when set, reports how many throttling answers the SDK
+	// clients have retried so far.
+	Throttles func() int64
 }
 
 // SlotResult is the outcome of one slot, as the response reports it.
@@ -169,8 +181,31 @@ const (
 // run exports slots in order and collects their results. Slots that failed
 // or that the deadline left unstarted are returned in a *SlotsError beside
 // the results of the slots that were written.
-func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots []window.Slot) (Result, error) {
-	res := Result{Mode: mode, Slots: []SlotResult{}}
+func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots []window.Slot) (res Result, err error) {
+	res = Result{Mode: mode, Slots: []SlotResult{}}
+	m := metrics.Run{Function: e.Function, Mode: mode}
+	began, throttles := time.Now(), e.throttles()
+	defer func() {
+		m.Duration, m.Throttles, m.SessionsExported = time.Since(began), e.throttles()-throttles, 0
+		for _, s := range res.Slots {
+			m.ActivePending += s.ActivePending
+			if s.Kept {
+				m.SlotsKept++
+			} else {
+				m.SlotsWritten++
+				m.SessionsExported += s.Rows
+			}
+		}
+		var se *SlotsError
+		if errors.As(err, &se) {
+			m.SlotsFailed = len(se.Unwritten)
+		}
+		if e.Metrics != nil {
+			if werr := metrics.Write(e.Metrics, m, e.now()); werr != nil {
+				e.log().Warn("metrics not written", "error", werr.Error())
+			}
+		}
+	}()
 	var unwritten []window.Slot
 	var errs []error
 	var longest time.Duration
@@ -188,7 +223,8 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 		if hasDeadline {
 			slotCtx, cancel = context.WithDeadline(ctx, deadline.Add(-cancelMargin))
 		}
-		r, err := e.slot(slotCtx, keys, s)
+		r, calls, err := e.slot(slotCtx, keys, s)
+		m.APICalls += calls
 		cancel()
 		took := time.Since(began)
 		longest = max(longest, took)
@@ -203,7 +239,7 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			continue
 		}
 		e.log().Info("slot written", "slot", s.String(), "rows", r.Rows, "object", r.Object,
-			"activePending", r.ActivePending, "kept", r.Kept, "ms", took.Milliseconds())
+			"activePending", r.ActivePending, "kept", r.Kept, "calls", calls, "ms", took.Milliseconds())
 		res.Slots = append(res.Slots, r)
 		res.Rows += r.Rows
 	}
@@ -215,22 +251,23 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 
 // slot exports one slot: active count first (a session that ends meanwhile
 // is then counted and also exported, never neither), then the History
-// sessions streamed into the object, then the manifest.
-func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (SlotResult, error) {
+// sessions streamed into the object, then the manifest. It also returns the
+// number of DescribeSessions calls it made.
+func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (SlotResult, int, error) {
 	manifestKey := keys.Manifest(s)
 	old, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
 	if err != nil {
-		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+		return SlotResult{}, 0, fmt.Errorf("slot %s: %w", s, err)
 	}
 	lister := &sessions.Lister{API: e.SSM, Filters: e.Filters, Streams: e.Streams}
 	pending := 0
 	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
 	if err != nil {
-		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 
 	origin := report.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
-	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet")
+	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet", newExportID(origin.ExportedAt))
 	pw := report.NewWriter(up)
 	batch := make([]report.Row, 0, batchSize)
 	history, err := lister.Each(ctx, types.SessionStateHistory, s, func(ss types.Session) error {
@@ -242,6 +279,7 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 		}
 		return nil
 	})
+	calls := active.Calls + history.Calls
 	if err == nil {
 		err = pw.Write(batch)
 	}
@@ -249,28 +287,27 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 		err = pw.Close()
 	}
 	if err != nil {
-		return SlotResult{}, errors.Join(fmt.Errorf("slot %s: %w", s, err), up.Abort())
+		return SlotResult{}, calls, errors.Join(fmt.Errorf("slot %s: %w", s, err), up.Abort())
 	}
 	rows := pw.Rows()
 
 	if old != nil && rows < old.Rows {
 		if err := up.Abort(); err != nil {
-			return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+			return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 		}
 		e.log().Warn("slot kept: fewer sessions than its manifest records", "slot", s.String(), "found", rows, "recorded", old.Rows)
-		return SlotResult{Start: s.Start, End: s.End, Rows: old.Rows, Object: old.ObjectKey(), Manifest: manifestKey,
-			ActivePending: old.ActivePending, Kept: true}, nil
+		return resultOf(s, manifestKey, old, true), calls, nil
 	}
 
 	var obj *store.Object
 	if rows > 0 {
 		o, err := up.Commit()
 		if err != nil {
-			return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+			return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 		}
 		obj = &o
 	} else if err := up.Abort(); err != nil {
-		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+		return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 	m := &store.Manifest{
 		Version: store.ManifestVersion, Account: keys.Account, Region: keys.Region,
@@ -282,10 +319,84 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 		},
 		ActivePending: pending, ExportedAt: origin.ExportedAt, WrittenAt: e.now(),
 	}
-	if err := store.PutManifest(ctx, e.S3, e.Bucket, manifestKey, m); err != nil {
-		return SlotResult{}, fmt.Errorf("slot %s: %w", s, err)
+	prev := ""
+	if old != nil {
+		prev = old.ETag
 	}
-	return SlotResult{Start: s.Start, End: s.End, Rows: rows, Object: m.ObjectKey(), Manifest: manifestKey, ActivePending: pending}, nil
+	final, err := e.settle(ctx, keys.Object(s), manifestKey, m, prev)
+	if err != nil {
+		return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
+	}
+	return resultOf(s, manifestKey, final, false), calls, nil
+}
+
+// maxSettle bounds the rounds of settle.
+const maxSettle = 4
+
+// settle writes the manifest m of an object just uploaded so that, when it
+// returns, the manifest at manifestKey describes the object current at
+// objectKey, even when another export of the same slot runs at the same
+// time (EventBridge delivers at least once). Every manifest write is
+// conditional on the manifest this export last read; after a write, or a
+// lost race, the object's current ETag says whose object is current: the
+// export whose upload finished last writes the manifest (re-reading and
+// retrying its conditional write if needed), the other yields. It returns
+// the manifest left in place.
+func (e *Exporter) settle(ctx context.Context, objectKey, manifestKey string, m *store.Manifest, prev string) (*store.Manifest, error) {
+	mine := ""
+	if m.Object != nil {
+		mine = m.Object.ExportID
+	}
+	for range maxSettle {
+		_, err := store.PutManifest(ctx, e.S3, e.Bucket, manifestKey, m, prev)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		current, herr := store.CurrentExport(ctx, e.S3, e.Bucket, objectKey)
+		if herr != nil {
+			return nil, herr
+		}
+		if err == nil {
+			if current != mine {
+				e.log().Warn("another export replaced the object after this one; it writes the manifest", "object", objectKey)
+			}
+			return m, nil
+		}
+		// Another export wrote the manifest first.
+		theirs, gerr := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if theirs == nil {
+			prev = ""
+			continue
+		}
+		if current != mine || theirs.ObjectKey() != "" && theirs.Object.ExportID == current {
+			e.log().Info("a concurrent export of this slot wrote the manifest; leaving it", "manifest", manifestKey)
+			return theirs, nil
+		}
+		prev = theirs.ETag // our object is current but their manifest describes another: take over
+	}
+	return nil, fmt.Errorf("manifest %s: still contended after %d conditional writes", manifestKey, maxSettle)
+}
+
+// newExportID names one export of one slot: its time and 64 random bits.
+func newExportID(at time.Time) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return at.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func resultOf(s window.Slot, manifestKey string, m *store.Manifest, kept bool) SlotResult {
+	return SlotResult{Start: s.Start, End: s.End, Rows: m.Rows, Object: m.ObjectKey(), Manifest: manifestKey,
+		ActivePending: m.ActivePending, Kept: kept}
+}
+
+func (e *Exporter) throttles() int64 {
+	if e.Throttles == nil {
+		return 0
+	}
+	return e.Throttles()
 }
 
 // batchSize is how many rows are handed to the Parquet writer at once.

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // abortTimeout bounds the clean-up requests made after a deadline.
@@ -35,6 +38,10 @@ type Manifest struct {
 	ActivePending int               `json:"activePending"`
 	ExportedAt    time.Time         `json:"exportedAt"`
 	WrittenAt     time.Time         `json:"writtenAt"`
+
+	// ETag is the manifest object's own ETag as read; writes of a newer
+	// manifest are conditional on it. It is not part of the JSON.
+	ETag string `json:"-"`
 }
 
 // APICalls counts the DescribeSessions calls behind a slot.
@@ -90,7 +97,7 @@ func GetManifest(ctx context.Context, api GetAPI, bucket, key string) (*Manifest
 	if len(body) > maxManifestSize {
 		return nil, fmt.Errorf("manifest s3://%s/%s is larger than %d bytes", bucket, key, maxManifestSize)
 	}
-	var m Manifest
+	m := Manifest{ETag: aws.ToString(out.ETag)}
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("decode manifest s3://%s/%s: %w", bucket, key, err)
 	}
@@ -100,21 +107,78 @@ func GetManifest(ctx context.Context, api GetAPI, bucket, key string) (*Manifest
 	return &m, nil
 }
 
-// PutManifest writes m at key.
-func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifest) error {
+// ErrConflict reports that a conditional write lost to another writer: the
+// object changed since it was read.
+var ErrConflict = errors.New("another writer changed it first")
+
+// PutManifest writes m at key if the manifest there is still the one whose
+// ETag is prev ("" meaning no manifest exists yet): S3 conditional writes
+// (If-Match / If-None-Match), so two exports of one slot cannot silently
+// overwrite each other's manifest. A lost race is an error wrapping
+// ErrConflict. On success it returns the new manifest's ETag.
+func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifest, prev string) (string, error) {
 	body, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode manifest %s: %w", key, err)
+		return "", fmt.Errorf("encode manifest %s: %w", key, err)
 	}
 	body = append(body, '\n')
-	_, err = api.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, ContentType: aws.String("application/json"),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
-	})
-	if err != nil {
-		return fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, err)
 	}
-	return nil
+	if prev == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(prev)
+	}
+	out, err := api.PutObject(ctx, in)
+	if err != nil {
+		if isConflict(err) {
+			return "", fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, ErrConflict)
+		}
+		return "", fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// isConflict recognises S3's answers to a failed conditional write: 412
+// PreconditionFailed, and 409 ConditionalRequestConflict when two
+// conditional writes race.
+func isConflict(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return true
+		}
+	}
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed)
+}
+
+// HeadAPI is what checking an object's current version needs of S3.
+type HeadAPI interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+// CurrentExport returns the export id (ExportIDKey metadata) of the object
+// now at key, or "" if there is none. Export ids rather than ETags tell
+// writers apart: a multipart ETag is not the MD5 of the object, and local S3
+// servers disagree on it between CompleteMultipartUpload and HeadObject.
+func CurrentExport(ctx context.Context, api HeadAPI, bucket, key string) (string, error) {
+	out, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		var missing *types.NotFound
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &missing) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)
+	}
+	if id := out.Metadata[ExportIDKey]; id != "" {
+		return id, nil
+	}
+	return "unknown:" + aws.ToString(out.ETag), nil
 }
 
 // ListManifestKeys returns every key under the manifest root of k that

@@ -28,6 +28,10 @@ type UploadAPI interface {
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 }
 
+// ExportIDKey is the user metadata key (x-amz-meta-session-audit-export)
+// that names the export which wrote an object.
+const ExportIDKey = "session-audit-export"
+
 // Object describes an object as written: the evidence a manifest records.
 type Object struct {
 	Key       string `json:"key"`
@@ -35,6 +39,7 @@ type Object struct {
 	SHA256    string `json:"sha256"`
 	ETag      string `json:"etag,omitempty"`
 	VersionID string `json:"versionId,omitempty"`
+	ExportID  string `json:"exportId"`
 }
 
 // Upload streams one object to S3 as it is written: up to PartSize it only
@@ -47,6 +52,7 @@ type Upload struct {
 	api         UploadAPI
 	bucket, key string
 	contentType string
+	exportID    string
 	buf         []byte
 	uploadID    string
 	parts       []types.CompletedPart
@@ -55,9 +61,14 @@ type Upload struct {
 	err         error
 }
 
-// NewUpload starts an upload of key; ctx bounds every request it makes.
-func NewUpload(ctx context.Context, api UploadAPI, bucket, key, contentType string) *Upload {
-	return &Upload{ctx: ctx, api: api, bucket: bucket, key: key, contentType: contentType, sum: sha256.New()}
+// NewUpload starts an upload of key, tagged with exportID (ExportIDKey
+// metadata); ctx bounds every request it makes.
+func NewUpload(ctx context.Context, api UploadAPI, bucket, key, contentType, exportID string) *Upload {
+	return &Upload{ctx: ctx, api: api, bucket: bucket, key: key, contentType: contentType, exportID: exportID, sum: sha256.New()}
+}
+
+func (u *Upload) metadata() map[string]string {
+	return map[string]string{ExportIDKey: u.exportID}
 }
 
 // Write buffers p and sends every full part.
@@ -88,7 +99,7 @@ func (u *Upload) Write(p []byte) (int, error) {
 func (u *Upload) sendPart() error {
 	if u.uploadID == "" {
 		out, err := u.api.CreateMultipartUpload(u.ctx, &s3.CreateMultipartUploadInput{
-			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType),
+			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType), Metadata: u.metadata(),
 		})
 		if err != nil {
 			return fmt.Errorf("create multipart upload of s3://%s/%s: %w", u.bucket, u.key, err)
@@ -117,10 +128,10 @@ func (u *Upload) Commit() (Object, error) {
 	if u.err != nil {
 		return Object{}, errors.Join(u.err, u.Abort())
 	}
-	obj := Object{Key: u.key, Size: u.size, SHA256: hex.EncodeToString(u.sum.Sum(nil))}
+	obj := Object{Key: u.key, Size: u.size, SHA256: hex.EncodeToString(u.sum.Sum(nil)), ExportID: u.exportID}
 	if u.uploadID == "" {
 		out, err := u.api.PutObject(u.ctx, &s3.PutObjectInput{
-			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType),
+			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType), Metadata: u.metadata(),
 			Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
 		})
 		if err != nil {

@@ -51,7 +51,7 @@ func TestUploadSizes(t *testing.T) {
 	for _, size := range []int{1, store.PartSize - 1, store.PartSize, store.PartSize + 1, 2*store.PartSize + 12345} {
 		data := make([]byte, size)
 		rand.Read(data)
-		u := store.NewUpload(context.Background(), c, "b", "k", "application/octet-stream")
+		u := store.NewUpload(context.Background(), c, "b", "k", "application/octet-stream", "e1")
 		// odd write sizes cross part boundaries
 		for rest := data; len(rest) > 0; {
 			n := min(len(rest), 1<<20+7)
@@ -79,13 +79,13 @@ func TestUploadSizes(t *testing.T) {
 
 func TestAbortLeavesThePreviousObject(t *testing.T) {
 	c := s3Client(t)
-	u := store.NewUpload(context.Background(), c, "b", "k", "text/plain")
+	u := store.NewUpload(context.Background(), c, "b", "k", "text/plain", "e1")
 	u.Write([]byte("old"))
 	if _, err := u.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	for _, size := range []int{10, 2*store.PartSize + 1} {
-		u = store.NewUpload(context.Background(), c, "b", "k", "text/plain")
+		u = store.NewUpload(context.Background(), c, "b", "k", "text/plain", "e1")
 		u.Write(make([]byte, size))
 		if err := u.Abort(); err != nil {
 			t.Fatal(err)
