@@ -23,5 +23,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "session-audit:", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h) // *handler.Handler is a lambda.Handler: it sees the raw payload
 }

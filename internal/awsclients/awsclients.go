@@ -6,17 +6,31 @@ package awsclients
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/logging"
 )
+
+// sdkLogger sends the SDK's own log lines (such as its WARN about response
+// bodies) through slog.Default(), so that they are JSON like every other
+// line of the function, instead of plain "SDK ..." lines on stderr.
+var sdkLogger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	slog.Default().Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
+})
 
 // MaxAttempts is how often one call is tried. Sustained throttling is
 // expected on large exports, so it is well above the SDK's default of 3;
@@ -40,12 +54,23 @@ type Clients struct {
 // concurrent page streams back off together when SSM throttles. Each
 // throttling answer it sees is counted in throttles.
 func Retryer(throttles *atomic.Int64) func() aws.Retryer {
+	return RetryerWithBackoff(throttles, MaxBackoff)
+}
+
+// RetryerWithBackoff is Retryer with another cap on the wait between
+// attempts; tests use a short one to stay fast.
+func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func() aws.Retryer {
 	return func() aws.Retryer {
 		return countingRetryer{
 			RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
 					so.MaxAttempts = MaxAttempts
-					so.MaxBackoff = MaxBackoff
+					so.MaxBackoff = maxBackoff
+					so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
+					// No retry quota: sustained throttling of a long export
+					// must not exhaust a client-wide budget; MaxAttempts and
+					// the invocation deadline bound the retries instead.
+					so.RateLimiter = ratelimit.None
 				})
 			}),
 			throttles: throttles,
@@ -108,7 +133,7 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		}
 	}
 	throttles := new(atomic.Int64)
-	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles))}, optFns...)
+	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles)), config.WithLogger(sdkLogger)}, optFns...)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,14 +53,29 @@ type testEnv struct {
 
 func newEnv(t *testing.T, now time.Time, env map[string]string, sessions []types.Session) *testEnv {
 	t.Helper()
-	fake := ssmfake.New(ssmfake.WithSessions(sessions))
-	emu, err := emulators.Start(emulators.Options{Bucket: bucket, SSM: fake})
+	return newEnvWith(t, now, envOptions{env: env, sessions: sessions})
+}
+
+// envOptions are the knobs of the fault-injection tests.
+type envOptions struct {
+	env      map[string]string
+	sessions []types.Session
+	ssmWrap  func(http.Handler) http.Handler
+	s3Wrap   func(http.Handler) http.Handler
+	partSize int
+	logs     io.Writer
+}
+
+func newEnvWith(t *testing.T, now time.Time, o envOptions) *testEnv {
+	t.Helper()
+	fake := ssmfake.New(ssmfake.WithSessions(o.sessions))
+	emu, err := emulators.Start(emulators.Options{Bucket: bucket, SSM: fake, SSMWrap: o.ssmWrap, S3Wrap: o.s3Wrap, MaxBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
 	vars := map[string]string{"AUDIT_BUCKET": bucket}
-	for k, v := range env {
+	for k, v := range o.env {
 		vars[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
@@ -67,11 +83,18 @@ func newEnv(t *testing.T, now time.Time, env map[string]string, sessions []types
 		t.Fatal(err)
 	}
 	te := &testEnv{t: t, emu: emu, now: now, cfg: cfg}
-	te.h = app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	te.h.Export.(*export.Exporter).Now = func() time.Time { return te.now }
+	logs := o.logs
+	if logs == nil {
+		logs = io.Discard
+	}
+	te.h = app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(logs, nil)))
+	te.exp().Now = func() time.Time { return te.now }
+	te.exp().PartSize = o.partSize
 	te.h.Now = func() time.Time { return te.now }
 	return te
 }
+
+func (te *testEnv) exp() *export.Exporter { return te.h.Export.(*export.Exporter) }
 
 func lambdaCtx() context.Context {
 	return lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: functionARN})

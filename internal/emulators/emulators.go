@@ -51,6 +51,9 @@ type Options struct {
 	S3Wrap func(http.Handler) http.Handler
 	// SSMWrap, when set, wraps the SSM emulator's handler.
 	SSMWrap func(http.Handler) http.Handler
+	// MaxBackoff caps the clients' wait between retries; 0 means the
+	// production policy's. Tests set a short one.
+	MaxBackoff time.Duration
 }
 
 // BucketDir is the folder that holds a bucket's objects when the emulators
@@ -67,6 +70,7 @@ type Emulators struct {
 	S3URL   string
 	Bucket  string
 	servers []*http.Server
+	backoff time.Duration
 }
 
 // Start starts both servers and creates the bucket.
@@ -74,7 +78,10 @@ func Start(opts Options) (*Emulators, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("emulators: no bucket named")
 	}
-	e := &Emulators{SSM: opts.SSM, Bucket: opts.Bucket}
+	e := &Emulators{SSM: opts.SSM, Bucket: opts.Bucket, backoff: opts.MaxBackoff}
+	if e.backoff <= 0 {
+		e.backoff = awsclients.MaxBackoff
+	}
 	if e.SSM == nil {
 		e.SSM = ssmfake.New()
 	}
@@ -166,13 +173,15 @@ func (e *Emulators) Env() map[string]string {
 func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
-	retryer := awsclients.Retryer(throttles)
+	retryer := awsclients.RetryerWithBackoff(throttles, e.backoff)
 	return awsclients.Clients{
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
+			HTTPClient: ssmfake.HTTPClient(),
 		}),
 		S3: s3.New(s3.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
+			HTTPClient:                 ssmfake.HTTPClient(),
 			Retryer:                    retryer(),
 			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,

@@ -54,6 +54,9 @@ type Exporter struct {
 	// Throttles, when set, reports how many throttling answers the SDK
 	// clients have retried so far.
 	Throttles func() int64
+	// PartSize overrides the multipart part size (store.PartSize); for
+	// tests only, as S3 refuses parts under 5 MiB.
+	PartSize int
 }
 
 // SlotResult is the outcome of one slot, as the response reports it.
@@ -268,6 +271,7 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 
 	origin := report.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
 	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet", newExportID(origin.ExportedAt))
+	up.SetPartSize(e.PartSize)
 	pw := report.NewWriter(up)
 	batch := make([]report.Row, 0, batchSize)
 	history, err := lister.Each(ctx, types.SessionStateHistory, s, func(ss types.Session) error {

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,4 +98,22 @@ func (h *Handler) lookup(ctx context.Context, id string) (LookupResponse, error)
 		res.Sessions = append(res.Sessions, report.FromSession(*s, report.Origin{AccountID: account, Region: h.Region, ExportedAt: now()}))
 	}
 	return res, nil
+}
+
+// Invoke makes Handler a lambda.Handler, so the runtime hands over the
+// payload as it came: malformed JSON then reaches Decode and is answered
+// "bad event: event is not valid JSON: ...", rather than with the bare
+// decoder error aws-lambda-go returns before calling a typed handler.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	res, err := h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as aws-lambda-go encodes responses
+	if err := enc.Encode(res); err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -26,12 +26,16 @@ func serve(tb testing.TB, srv *ssmfake.Server, optFns ...func(*ssm.Options)) *ss
 	return newClient(hs.URL, optFns...)
 }
 
+// newClient returns the real SDK client for the server at url. Its HTTP
+// client avoids the SDK's request-body race with fast local servers; see
+// ssmfake.HTTPClient.
 func newClient(url string, optFns ...func(*ssm.Options)) *ssm.Client {
 	return ssm.New(ssm.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       ssmfake.HTTPClient(),
 	}, optFns...)
 }
 

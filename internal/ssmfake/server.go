@@ -271,7 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		cr.call.ReturnedNextToken = token
 		cr.call.HTTPStatus = http.StatusOK
-		s.write(w, http.StatusOK, appendResponse(make([]byte, 0, 256*len(page)+64), page, token))
+		s.write(w, http.StatusOK, appendResponse(make([]byte, 0, 512*len(page)+64), page, token))
 	}
 	s.record(cr)
 }
@@ -311,6 +311,15 @@ func (s *Server) serve(r *http.Request, c *Call) ([]*record, string, *apiError) 
 			message: "Content-Type must be application/x-amz-json-1.1."}
 	}
 
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, "", validationError("The request body could not be read: %v", err)
+	}
+	if len(body) > maxBodyBytes {
+		return nil, "", validationError("The request body is larger than %d bytes.", maxBodyBytes)
+	}
+	// The body is read first: only then does net/http notice a client
+	// that goes away during the latency below.
 	d := s.decideFaults()
 	if d.latency > 0 {
 		t := time.NewTimer(d.latency)
@@ -328,13 +337,6 @@ func (s *Server) serve(r *http.Request, c *Call) ([]*record, string, *apiError) 
 		return nil, "", &apiError{status: http.StatusInternalServerError, code: codeInternal, message: "An internal error occurred. Try again later."}
 	}
 
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, "", validationError("The request body could not be read: %v", err)
-	}
-	if len(body) > maxBodyBytes {
-		return nil, "", validationError("The request body is larger than %d bytes.", maxBodyBytes)
-	}
 	req, aerr := decodeRequest(body)
 	c.State, c.MaxResults, c.NextToken = req.state, req.maxResults, req.nextToken
 	if len(req.filters) > 0 {

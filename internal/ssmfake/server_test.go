@@ -470,7 +470,31 @@ func TestPutDeleteSessions(t *testing.T) {
 		}
 	}
 
-	srv.Delete("alice-0a1b2c3d4e5f67890", "unknown")
+	// A session without StartDate is served last and no time filter
+	// selects it.
+	srv.Put(types.Session{SessionId: aws.String("undated"), Status: types.SessionStatusTerminated})
+	c := serve(t, srv)
+	all, err := pageAll(context.Background(), c, ssm.DescribeSessionsInput{State: "History"}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := all.ids(); len(ids) != 3 || ids[2] != "undated" || all.sessions[2].StartDate != nil {
+		t.Errorf("History %v, want the undated session last and without StartDate", ids)
+	}
+	for _, f := range []types.SessionFilter{
+		filter(types.SessionFilterKeyInvokedBefore, "2030-01-01T00:00:00Z"),
+		filter(types.SessionFilterKeyInvokedAfter, "2020-01-01T00:00:00Z"),
+	} {
+		res, err := pageAll(context.Background(), c, ssm.DescribeSessionsInput{State: "History", Filters: []types.SessionFilter{f}}, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := res.ids(); len(ids) != 2 || ids[1] == "undated" {
+			t.Errorf("%s selects %v", f.Key, ids)
+		}
+	}
+
+	srv.Delete("alice-0a1b2c3d4e5f67890", "unknown", "undated")
 	if h := srv.Sessions("History"); len(h) != 1 {
 		t.Fatalf("history %d after delete, want 1", len(h))
 	}
@@ -830,6 +854,7 @@ func classify(t *testing.T, err error) string {
 func TestSDKRetriesThroughFaults(t *testing.T) {
 	srv := testServer(t, ssmfake.WithFaults(ssmfake.Faults{ThrottleEvery: 3, FailEvery: 5, ShortPages: true, Seed: 3}))
 	c := serve(t, srv, func(o *ssm.Options) {
+		o.RetryMaxAttempts = 5
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 5
 			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })

@@ -77,25 +77,24 @@ type request struct {
 
 // query is a validated request: the time range and the equality filters.
 type query struct {
-	state            int
-	after, before    int64 // inclusive bounds in Unix ms, when hasAfter / hasBefore
-	hasAfter         bool
-	hasBefore        bool
-	eq               [len(filterKeys)]*string // by index in filterKeys; time keys unused
-	maxResults       int
-	shape            []byte // canonical State and filters, bound into tokens
+	state         int
+	after, before int64 // inclusive bounds in Unix ms, when hasAfter / hasBefore
+	hasAfter      bool
+	hasBefore     bool
+	eq            [len(filterKeys)]*string // by index in filterKeys; time keys unused
+	maxResults    int
+	shape         []byte // canonical State and filters, bound into tokens
 }
 
 // decodeRequest decodes the JSON body. Members are matched by their exact
 // wire names and unknown members are ignored, as the service does.
 func decodeRequest(body []byte) (request, *apiError) {
 	var req request
-	if len(bytes.TrimSpace(body)) == 0 {
-		return req, nil
-	}
 	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return req, validationError("Start of structure or map found where not expected, or the request body is not valid JSON: %v", err)
+	if len(bytes.TrimSpace(body)) > 0 { // an empty body is an empty input
+		if err := json.Unmarshal(body, &members); err != nil {
+			return req, validationError("Start of structure or map found where not expected, or the request body is not valid JSON: %v", err)
+		}
 	}
 	var state, token *string
 	var maxResults *int32
@@ -287,6 +286,15 @@ func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		// Copy a run of bytes that need no escaping in one append.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

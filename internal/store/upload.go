@@ -53,6 +53,7 @@ type Upload struct {
 	bucket, key string
 	contentType string
 	exportID    string
+	partSize    int
 	buf         []byte
 	uploadID    string
 	parts       []types.CompletedPart
@@ -64,7 +65,15 @@ type Upload struct {
 // NewUpload starts an upload of key, tagged with exportID (ExportIDKey
 // metadata); ctx bounds every request it makes.
 func NewUpload(ctx context.Context, api UploadAPI, bucket, key, contentType, exportID string) *Upload {
-	return &Upload{ctx: ctx, api: api, bucket: bucket, key: key, contentType: contentType, exportID: exportID, sum: sha256.New()}
+	return &Upload{ctx: ctx, api: api, bucket: bucket, key: key, contentType: contentType, exportID: exportID, partSize: PartSize, sum: sha256.New()}
+}
+
+// SetPartSize changes the part size before the first Write. Only tests
+// want this: S3 refuses parts under 5 MiB but the last.
+func (u *Upload) SetPartSize(n int) {
+	if n > 0 {
+		u.partSize = n
+	}
 }
 
 func (u *Upload) metadata() map[string]string {
@@ -81,12 +90,12 @@ func (u *Upload) Write(p []byte) (int, error) {
 	u.size += int64(n)
 	for len(p) > 0 {
 		if u.buf == nil {
-			u.buf = make([]byte, 0, PartSize)
+			u.buf = make([]byte, 0, u.partSize)
 		}
-		take := min(len(p), PartSize-len(u.buf))
+		take := min(len(p), u.partSize-len(u.buf))
 		u.buf = append(u.buf, p[:take]...)
 		p = p[take:]
-		if len(u.buf) == PartSize {
+		if len(u.buf) == u.partSize {
 			if err := u.sendPart(); err != nil {
 				u.err = err
 				return 0, err
