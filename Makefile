@@ -16,8 +16,12 @@ build:
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./functions/session-audit
 
 ## build-SessionAuditFunction: what `sam build` calls (Metadata: BuildMethod: makefile)
+## with ARTIFACTS_DIR set. No VCS stamp: sam builds from a copy of the
+## sources, in a container with --use-container, where git may be missing or
+## refuse the folder.
 build-SessionAuditFunction:
-	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit
 
 ## test: formatting, vet, every test, and a short fixed-time fuzz of each target
 test: lint unit fuzz
