@@ -26,11 +26,11 @@ type faultProxy struct {
 // rule says which requests a fault applies to and what it does.
 type rule struct {
 	name  string
-	op    string                     // operation name ("" = any)
-	match func(body []byte) bool     // optional extra condition on the request body
-	nth   []int                      // 1-based indexes among matching requests; empty = every one
-	prob  float64                    // if > 0, apply with this probability instead
-	times int                        // apply at most this often (0 = no limit)
+	op    string                 // operation name ("" = any)
+	match func(body []byte) bool // optional extra condition on the request body
+	nth   []int                  // 1-based indexes among matching requests; empty = every one
+	prob  float64                // if > 0, apply with this probability instead
+	times int                    // apply at most this often (0 = no limit)
 	do    func(w http.ResponseWriter, r *http.Request, next http.Handler)
 	seen  int
 	hits  int
