@@ -108,3 +108,42 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("run without AUDIT_BUCKET: exit %d, %s", code, stderr)
 	}
 }
+
+// TestReadmeCommandsExist keeps the README honest: every `make` target it
+// names exists, and every `go run ./cmd/session-audit` line uses a command
+// and flags the CLI has.
+func TestReadmeCommandsExist(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile("(?m)^make ([a-zA-Z-]+)").FindAllStringSubmatch(string(readme), -1) {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(m[1]) + `:`).Match(makefile) {
+			t.Errorf("README runs `make %s`, which the Makefile lacks", m[1])
+		}
+	}
+	lines := regexp.MustCompile(`go run \./cmd/session-audit ([a-z]+)((?: [^\n|]*)?)`).FindAllStringSubmatch(string(readme), -1)
+	if len(lines) < 4 {
+		t.Fatalf("found only %d CLI lines in the README", len(lines))
+	}
+	for _, l := range lines {
+		cmd := l[1]
+		if cmd == "help" {
+			continue
+		}
+		_, usage, code := run(t, nil, cmd, "-h")
+		if code != 0 || !strings.Contains(usage, "Usage: session-audit "+cmd) {
+			t.Errorf("README uses command %q: -h exits %d: %s", cmd, code, usage)
+			continue
+		}
+		for _, f := range regexp.MustCompile(`--([a-z-]+)`).FindAllStringSubmatch(l[2], -1) {
+			if !strings.Contains(usage, "  -"+f[1]) {
+				t.Errorf("README uses %s --%s, which the command lacks", cmd, f[1])
+			}
+		}
+	}
+}
