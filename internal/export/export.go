@@ -84,6 +84,7 @@ type SlotsError struct {
 	Err       error
 }
 
+// Error names every slot not written and why.
 func (e *SlotsError) Error() string {
 	names := make([]string, len(e.Unwritten))
 	for i, s := range e.Unwritten {
@@ -92,6 +93,7 @@ func (e *SlotsError) Error() string {
 	return fmt.Sprintf("%d slot(s) not written: %s: %v", len(e.Unwritten), strings.Join(names, ", "), e.Err)
 }
 
+// Unwrap returns the joined causes.
 func (e *SlotsError) Unwrap() error { return e.Err }
 
 func (e *Exporter) now() time.Time {
