@@ -3,6 +3,7 @@
 package report
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -82,4 +83,50 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// rowJSON is Row as JSON: the Parquet column names, and null wherever the
+// Parquet column holds null (an empty optional string, a zero time).
+type rowJSON struct {
+	SessionID           string     `json:"session_id"`
+	Target              *string    `json:"target"`
+	Status              *string    `json:"status"`
+	StartDate           *time.Time `json:"start_date"`
+	EndDate             *time.Time `json:"end_date"`
+	DocumentName        *string    `json:"document_name"`
+	Owner               *string    `json:"owner"`
+	Reason              *string    `json:"reason"`
+	Details             *string    `json:"details"`
+	S3OutputURL         *string    `json:"s3_output_url"`
+	CloudWatchOutputURL *string    `json:"cloudwatch_output_url"`
+	MaxSessionDuration  *string    `json:"max_session_duration"`
+	AccessType          *string    `json:"access_type"`
+	DurationSeconds     *int64     `json:"duration_seconds"`
+	AccountID           *string    `json:"account_id"`
+	Region              *string    `json:"region"`
+	ExportedAt          *time.Time `json:"exported_at"`
+}
+
+// MarshalJSON writes the row as a lookup answers it: the Parquet column
+// names, with null where the Parquet file holds null.
+func (r Row) MarshalJSON() ([]byte, error) {
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	tm := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return json.Marshal(rowJSON{
+		SessionID: r.SessionID, Target: str(r.Target), Status: str(r.Status), StartDate: tm(r.StartDate),
+		EndDate: r.EndDate, DocumentName: str(r.DocumentName), Owner: str(r.Owner), Reason: str(r.Reason),
+		Details: str(r.Details), S3OutputURL: str(r.S3OutputURL), CloudWatchOutputURL: str(r.CloudWatchOutputURL),
+		MaxSessionDuration: str(r.MaxSessionDuration), AccessType: str(r.AccessType), DurationSeconds: r.DurationSeconds,
+		AccountID: str(r.AccountID), Region: str(r.Region), ExportedAt: tm(r.ExportedAt),
+	})
 }

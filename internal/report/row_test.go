@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -207,4 +208,19 @@ func show(r report.Row) string {
 	}
 	r.EndDate, r.DurationSeconds = nil, nil
 	return fmt.Sprintf("%+v EndDate=%s DurationSeconds=%s", r, end, dur)
+}
+
+func TestRowJSONHasNullsWhereParquetDoes(t *testing.T) {
+	b, err := json.Marshal(report.Row{SessionID: "s-1", Owner: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"session_id":"s-1","target":null,"status":null,"start_date":null,"end_date":null,"document_name":null,"owner":"o","reason":null,"details":null,"s3_output_url":null,"cloudwatch_output_url":null,"max_session_duration":null,"access_type":null,"duration_seconds":null,"account_id":null,"region":null,"exported_at":null}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	var back report.Row
+	if err := json.Unmarshal(b, &back); err != nil || back.SessionID != "s-1" || back.Owner != "o" || back.Target != "" {
+		t.Errorf("round trip: %+v %v", back, err)
+	}
 }
