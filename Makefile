@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build build-SessionAuditFunction test unit fuzz lint bench run clean tidy-check
+.PHONY: build build-SessionAuditFunction test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -50,6 +50,13 @@ tidy-check:
 ## bench: the Go benchmarks (see BENCHMARKS.md for the whole-function runs)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+## bench-function: the built function as its own process against the emulator
+## binary, under /usr/bin/time: wall, CPU, peak RSS for 10k/100k/1M sessions
+## at 0 and 20 ms, the naive baseline, the AUDIT_CONCURRENCY sweep, bootstrap
+## size and cold start (about 6 minutes; BENCH_MODE=table|sweep|throttle|coldstart)
+bench-function:
+	bash bench/function.sh $(BENCH_MODE)
 
 ## run: the main job on the built-in emulators, then a report of what it wrote
 run:

@@ -70,8 +70,9 @@ type Lister struct {
 	Filters Filters
 	// Streams is how many sub-windows are paged at once (at least 1).
 	Streams int
-	// SubWindows is how many sub-windows a slot is cut into once its first
-	// page shows it holds more than one page; 0 means 32 per stream.
+	// SubWindows is how many equal sub-windows a slot is cut into once its
+	// first pages show it holds more than a few pages; 0 cuts it as it
+	// goes, each sub-window sized to hold a few pages (see adaptivePlan).
 	SubWindows int
 }
 
@@ -81,67 +82,198 @@ type Lister struct {
 // the window into sub-windows paged concurrently and delivered in order, so
 // memory holds only the sub-windows in flight.
 func (l *Lister) Each(ctx context.Context, state types.SessionState, w window.Slot, fn func(types.Session) error) (Stats, error) {
-	first, more, stats, err := l.window(ctx, state, w, probePages)
+	first, more, stats, span, err := l.window(ctx, state, w, probePages)
 	if err != nil {
 		return stats, err
 	}
 	if !more {
 		return stats, deliver(first, fn)
 	}
-	subs := window.Split(w, l.subWindows())
-	total, err := l.concurrent(ctx, state, subs, fn)
+	var p planner
+	if l.SubWindows > 0 {
+		p = &fixedPlan{subs: window.Split(w, l.SubWindows)}
+	} else {
+		p = newAdaptivePlan(w, l.streams(), stats.Calls, span)
+	}
+	total, err := l.concurrent(ctx, state, p, fn)
 	total.add(stats)
 	return total, err
 }
 
 func (l *Lister) streams() int { return max(1, l.Streams) }
 
-func (l *Lister) subWindows() int {
-	if l.SubWindows > 0 {
-		return l.SubWindows
+// Sizing of the sub-windows when Lister.SubWindows is 0, chosen with
+// BenchmarkSubWindowSizing (see BENCHMARKS.md). A sub-window's last page
+// is usually short, so each sub-window costs about half a call more than
+// its sessions need: sub-windows of at least minSubPages pages keep that
+// overhead low. Each sub-window fetched but not yet delivered holds its
+// sessions in memory (Streams+slack of them at most), and so does the one
+// being sorted: sub-windows of at most maxSubPages pages bound that.
+// Between the two, what is left of a window is cut into subsPerStream
+// sub-windows per stream, so the streams finish at about the same time.
+// The slack lets streams run ahead of a slow sub-window that is next to be
+// delivered; BenchmarkPagerOrder found no gain beyond 2.
+var (
+	subsPerStream = 4.0
+	minSubPages   = 2.0
+	maxSubPages   = 8.0
+	slack         = 2
+)
+
+// planner hands out the sub-windows of a window in StartDate order.
+type planner interface {
+	// next returns the sub-window after the last one returned; false when
+	// the window is covered.
+	next() (window.Slot, bool)
+	// done tells what paging a sub-window took.
+	done(sub window.Slot, st Stats)
+}
+
+// fixedPlan is a window cut into given sub-windows.
+type fixedPlan struct {
+	subs []window.Slot
+}
+
+func (f *fixedPlan) next() (window.Slot, bool) {
+	if len(f.subs) == 0 {
+		return window.Slot{}, false
 	}
-	return 32 * l.streams()
+	s := f.subs[0]
+	f.subs = f.subs[1:]
+	return s, true
+}
+
+func (f *fixedPlan) done(window.Slot, Stats) {}
+
+// adaptivePlan cuts a window as it goes, each sub-window sized from the
+// density (pages per second of window) of the sub-windows paged last, so
+// that dense hours get short sub-windows and quiet ones long ones. The
+// density is only an estimate: it sizes the cut, and every sub-window is
+// paged to its end whatever it holds.
+type adaptivePlan struct {
+	w       window.Slot
+	streams int
+	cursor  time.Time
+
+	mu       sync.Mutex
+	rate     float64 // estimated pages per second of window; 0: unknown
+	observed bool    // rate comes from sub-windows, not from the probe
+}
+
+// newAdaptivePlan starts from the probe: calls pages that returned
+// sessions whose StartDates lie span apart. The service answers newest
+// first, so that is about the density at the end of the window.
+func newAdaptivePlan(w window.Slot, streams, calls int, span time.Duration) *adaptivePlan {
+	p := &adaptivePlan{w: w, streams: streams, cursor: w.Start}
+	if calls > 0 && span > 0 {
+		p.rate = float64(calls) / max(span.Seconds(), 1)
+	}
+	return p
+}
+
+func (p *adaptivePlan) next() (window.Slot, bool) {
+	left := p.w.End.Sub(p.cursor)
+	if left <= 0 {
+		return window.Slot{}, false
+	}
+	p.mu.Lock()
+	rate, observed := p.rate, p.observed
+	p.mu.Unlock()
+	var length time.Duration
+	switch {
+	case rate <= 0:
+		// No estimate (the probe's sessions all started at once, or
+		// filters left none): 32 sub-windows per stream, as many as the
+		// first ones take to tell the density.
+		length = p.w.End.Sub(p.w.Start) / time.Duration(32*p.streams)
+	default:
+		pages := minSubPages // until a sub-window has been measured
+		if observed {
+			pages = min(max(rate*left.Seconds()/(subsPerStream*float64(p.streams)), minSubPages), maxSubPages)
+		}
+		length = time.Duration(pages / rate * float64(time.Second))
+	}
+	// Whole seconds, as the filters are; never leave a sliver behind.
+	length = max(length.Truncate(time.Second), time.Second)
+	if left-length < length/2 {
+		length = left
+	}
+	sub := window.Slot{Start: p.cursor, End: p.cursor.Add(length)}
+	p.cursor = sub.End
+	return sub, true
+}
+
+func (p *adaptivePlan) done(sub window.Slot, st Stats) {
+	secs := sub.End.Sub(sub.Start).Seconds()
+	if secs <= 0 {
+		return
+	}
+	// Pages the sub-window needed: its sessions, or its calls when filters
+	// made them short, less the last page's usual half.
+	pages := max(float64(st.Sessions+st.Duplicates+st.Clipped)/PageSize, float64(st.Calls)-0.5)
+	rate := pages / secs
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.observed {
+		rate = (p.rate + rate) / 2
+	}
+	p.rate, p.observed = rate, true
 }
 
 // result is one sub-window's sessions, sorted.
 type result struct {
-	sessions []types.Session
+	sessions []*types.Session
 	stats    Stats
 	err      error
 }
 
-// concurrent pages subs with l.Streams workers and hands their sessions to
-// fn in sub-window order. At most Streams+2 sub-windows are held at once.
-func (l *Lister) concurrent(ctx context.Context, state types.SessionState, subs []window.Slot, fn func(types.Session) error) (Stats, error) {
+// concurrent pages the sub-windows of plan with l.Streams workers and hands
+// their sessions to fn in sub-window order. At most Streams+slack sub-windows
+// are fetched and not yet delivered at once.
+func (l *Lister) concurrent(ctx context.Context, state types.SessionState, plan planner, fn func(types.Session) error) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, l.streams()+2) // bounds sub-windows fetched but not yet delivered
-	results := make([]chan result, len(subs))
-	for i := range results {
-		results[i] = make(chan result, 1)
+	type job struct {
+		sub window.Slot
+		out chan result
 	}
-	next := make(chan int)
+	jobs := make(chan job)
+	// queue holds the sub-windows handed out and not yet taken up for
+	// delivery; the one being delivered makes Streams+slack.
+	queue := make(chan chan result, l.streams()+slack-1)
 	var wg sync.WaitGroup
 	for range l.streams() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				ss, _, st, err := l.window(ctx, state, subs[i], 0)
-				results[i] <- result{sessions: ss, stats: st, err: err}
+			for j := range jobs {
+				ss, _, st, _, err := l.window(ctx, state, j.sub, 0)
+				if err == nil {
+					plan.done(j.sub, st)
+				}
+				j.out <- result{sessions: ss, stats: st, err: err}
 			}
 		}()
 	}
 	go func() {
-		defer close(next)
-		for i := range subs {
+		defer close(queue)
+		defer close(jobs)
+		for {
+			// Size the next sub-window only once there is room for it, with
+			// what the sub-windows paged meanwhile have shown.
+			out := make(chan result, 1)
 			select {
-			case slots <- struct{}{}:
+			case queue <- out:
 			case <-ctx.Done():
 				return
 			}
+			sub, ok := plan.next()
+			if !ok {
+				out <- result{}
+				return
+			}
 			select {
-			case next <- i:
+			case jobs <- job{sub: sub, out: out}:
 			case <-ctx.Done():
 				return
 			}
@@ -149,10 +281,10 @@ func (l *Lister) concurrent(ctx context.Context, state types.SessionState, subs 
 	}()
 	var total Stats
 	var err error
-	for i := range subs {
+	for out := range queue {
 		var r result
 		select {
-		case r = <-results[i]:
+		case r = <-out:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -167,7 +299,6 @@ func (l *Lister) concurrent(ctx context.Context, state types.SessionState, subs 
 		if err = deliver(r.sessions, fn); err != nil {
 			break
 		}
-		<-slots
 	}
 	cancel()
 	wg.Wait()
@@ -175,12 +306,16 @@ func (l *Lister) concurrent(ctx context.Context, state types.SessionState, subs 
 }
 
 // window pages one window to the end or, with probe > 0, stops after probe
-// pages and reports that more pages exist. It restarts from the first
-// page, keeping what it has seen, when the service rejects its NextToken.
-func (l *Lister) window(ctx context.Context, state types.SessionState, w window.Slot, probe int) ([]types.Session, bool, Stats, error) {
+// pages and reports that more pages exist, and how far apart the StartDates
+// of the sessions it saw lie. It restarts from the first page, keeping what
+// it has seen, when the service rejects its NextToken.
+//
+// The sessions it returns point into the pages the SDK decoded: they are
+// neither copied nor moved, only the pointers are sorted.
+func (l *Lister) window(ctx context.Context, state types.SessionState, w window.Slot, probe int) ([]*types.Session, bool, Stats, time.Duration, error) {
 	st := Stats{SubWindows: 1}
-	seen := make(map[string]struct{})
-	var out []types.Session
+	var out []*types.Session
+	var oldest, newest time.Time
 	in := l.input(state, w)
 	var token *string
 	tokens := make(map[string]struct{})
@@ -195,25 +330,29 @@ func (l *Lister) window(ctx context.Context, state types.SessionState, w window.
 				clear(tokens)
 				continue
 			}
-			return nil, false, st, fmt.Errorf("describe sessions (%s, %s, page %d): %w", strings.ToLower(string(state)), w, st.Calls+1, err)
+			return nil, false, st, 0, fmt.Errorf("describe sessions (%s, %s, page %d): %w", strings.ToLower(string(state)), w, st.Calls+1, err)
 		}
 		st.Calls++
-		for _, s := range page.Sessions {
+		for i := range page.Sessions {
+			s := &page.Sessions[i]
 			if s.SessionId == nil || *s.SessionId == "" {
-				return nil, false, st, fmt.Errorf("describe sessions (%s, %s): the service returned a session without SessionId", strings.ToLower(string(state)), w)
+				return nil, false, st, 0, fmt.Errorf("describe sessions (%s, %s): the service returned a session without SessionId", strings.ToLower(string(state)), w)
 			}
 			if s.StartDate == nil {
-				return nil, false, st, fmt.Errorf("describe sessions (%s, %s): session %s has no StartDate", strings.ToLower(string(state)), w, *s.SessionId)
+				return nil, false, st, 0, fmt.Errorf("describe sessions (%s, %s): session %s has no StartDate", strings.ToLower(string(state)), w, *s.SessionId)
+			}
+			if probe > 0 {
+				if oldest.IsZero() || s.StartDate.Before(oldest) {
+					oldest = *s.StartDate
+				}
+				if s.StartDate.After(newest) {
+					newest = *s.StartDate
+				}
 			}
 			if !w.Contains(*s.StartDate) {
 				st.Clipped++
 				continue
 			}
-			if _, dup := seen[*s.SessionId]; dup {
-				st.Duplicates++
-				continue
-			}
-			seen[*s.SessionId] = struct{}{}
 			out = append(out, s)
 		}
 		token = page.NextToken
@@ -221,21 +360,43 @@ func (l *Lister) window(ctx context.Context, state types.SessionState, w window.
 			break
 		}
 		if probe > 0 && st.Calls >= probe {
-			return nil, true, st, nil
+			return nil, true, st, newest.Sub(oldest), nil
 		}
 		if _, again := tokens[*token]; again {
-			return nil, false, st, fmt.Errorf("describe sessions (%s, %s): the service repeated NextToken after %d pages; stopping instead of looping", strings.ToLower(string(state)), w, st.Calls)
+			return nil, false, st, 0, fmt.Errorf("describe sessions (%s, %s): the service repeated NextToken after %d pages; stopping instead of looping", strings.ToLower(string(state)), w, st.Calls)
 		}
 		tokens[*token] = struct{}{}
 	}
-	slices.SortFunc(out, func(a, b types.Session) int {
+	// Sorted by (StartDate, SessionId), a session returned twice (on two
+	// pages, or again after a restart) lies next to itself, and the copy
+	// seen first is kept. The service answers newest first: reversed, the
+	// sessions are then in order already, which the stable sort (insertion
+	// sort on runs, then merges) finds in linear time.
+	cmp := func(a, b *types.Session) int {
 		if c := a.StartDate.Compare(*b.StartDate); c != 0 {
 			return c
 		}
 		return strings.Compare(*a.SessionId, *b.SessionId)
-	})
-	st.Sessions = len(out)
-	return out, false, st, nil
+	}
+	reversed := len(out) > 1 && cmp(out[0], out[len(out)-1]) > 0
+	if reversed {
+		slices.Reverse(out)
+	}
+	slices.SortStableFunc(out, cmp)
+	kept := out[:0]
+	for _, s := range out {
+		if n := len(kept); n > 0 && cmp(s, kept[n-1]) == 0 {
+			st.Duplicates++
+			if reversed {
+				kept[n-1] = s // the later in this order was seen first
+			}
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(out[len(kept):])
+	st.Sessions = len(kept)
+	return kept, false, st, 0, nil
 }
 
 // input builds the request for w. The API does not document whether its
@@ -296,9 +457,9 @@ func Lookup(ctx context.Context, api API, id string) (*types.Session, error) {
 	return nil, nil
 }
 
-func deliver(ss []types.Session, fn func(types.Session) error) error {
+func deliver(ss []*types.Session, fn func(types.Session) error) error {
 	for _, s := range ss {
-		if err := fn(s); err != nil {
+		if err := fn(*s); err != nil {
 			return err
 		}
 	}
