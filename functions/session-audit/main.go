@@ -17,6 +17,7 @@ import (
 func main() {
 	logger := lambdacontext.NewLogger()
 	slog.SetDefault(logger)
+	app.TuneMemory(os.Getenv)
 	h, err := app.New(context.Background(), os.Getenv, logger, os.Stdout)
 	if err != nil {
 		logger.Error("session-audit cannot start", "error", err.Error())
