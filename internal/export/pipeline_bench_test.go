@@ -23,14 +23,13 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/session-audit/session-audit/bench/heappeak"
 	"github.com/session-audit/session-audit/bench/naive"
 	"github.com/session-audit/session-audit/internal/app"
 	"github.com/session-audit/session-audit/internal/config"
@@ -135,11 +134,11 @@ func measure(b *testing.B, fake *ssmfake.Server, history int, seqBound time.Dura
 	iterations := 0
 	for b.Loop() {
 		fake.ResetCalls()
-		hp := startHeapPeak()
+		hp := heappeak.Start()
 		began := time.Now()
 		rows, err := run(context.Background())
 		wall += time.Since(began)
-		peak = max(peak, hp.end())
+		peak = max(peak, hp.End())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,40 +153,4 @@ func measure(b *testing.B, fake *ssmfake.Server, history int, seqBound time.Dura
 	if seqBound > 0 {
 		b.ReportMetric(wall.Seconds()/it/seqBound.Seconds(), "seq-bound-ratio")
 	}
-}
-
-// heapPeak samples the live heap (as of the last GC) every millisecond
-// until end and returns its highest value above the start, in MiB.
-type heapPeak struct {
-	stop chan struct{}
-	done chan float64
-}
-
-func startHeapPeak() *heapPeak {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	runtime.GC()
-	metrics.Read(s)
-	base := s[0].Value.Uint64()
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan float64, 1)}
-	go func() {
-		var peak uint64
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			select {
-			case <-h.stop:
-				h.done <- float64(peak-min(peak, base)) / (1 << 20)
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapPeak) end() float64 {
-	close(h.stop)
-	return <-h.done
 }

@@ -23,8 +23,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/session-audit/session-audit/bench/heappeak"
 	"github.com/session-audit/session-audit/bench/naive"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/ssmfake"
@@ -126,45 +125,6 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// heapPeak samples the live heap (as of the last GC) every millisecond
-// until end and returns its highest value above what it was at the start,
-// in MiB.
-type heapPeak struct {
-	stop chan struct{}
-	done chan float64
-}
-
-var heapSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-
-func startHeapPeak() *heapPeak {
-	runtime.GC()
-	metrics.Read(heapSample)
-	base := heapSample[0].Value.Uint64()
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan float64, 1)}
-	go func() {
-		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var peak uint64
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			select {
-			case <-h.stop:
-				h.done <- float64(peak-min(peak, base)) / (1 << 20)
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapPeak) end() float64 {
-	close(h.stop)
-	return <-h.done
-}
-
 // pagerRun is one way of listing the slot: it returns the sessions
 // delivered and the windows paged.
 type pagerRun func(ctx context.Context, api API) (sessions, windows int, err error)
@@ -195,11 +155,11 @@ func measurePager(b *testing.B, bs *benchServer, latency time.Duration, list pag
 	iterations := 0
 	for b.Loop() {
 		bs.reset()
-		hp := startHeapPeak()
+		hp := heappeak.Start()
 		began := time.Now()
 		n, w, err := list(context.Background(), api)
 		wall += time.Since(began)
-		peak = max(peak, hp.end())
+		peak = max(peak, hp.End())
 		if err != nil {
 			b.Fatal(err)
 		}
