@@ -128,7 +128,9 @@ func (e *Exporter) Scheduled(ctx context.Context, account string, t time.Time) (
 	if err != nil {
 		return Result{}, err
 	}
-	return e.run(ctx, "scheduled", keys, append(pending, slots...))
+	// The lookback's slots first: they hold the newest sessions, never
+	// exported yet, while reopened slots were written before.
+	return e.run(ctx, "scheduled", keys, append(slots, pending...))
 }
 
 // Backfill exports every slot of [start, end), which must lie on the slot
@@ -165,7 +167,9 @@ func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.T
 		}
 		m, err := store.GetManifest(ctx, e.S3, e.Bucket, key)
 		if err != nil {
-			return nil, err
+			// One unreadable manifest must not stop the run's other slots.
+			e.log().Warn("manifest not readable; slot not reopened", "manifest", key, "error", err.Error())
+			continue
 		}
 		if m != nil && m.ActivePending > 0 {
 			pending = append(pending, s)

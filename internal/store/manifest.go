@@ -17,8 +17,10 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// abortTimeout bounds the clean-up requests made after a deadline.
-const abortTimeout = 5 * time.Second
+// abortTimeout bounds the clean-up requests made after a deadline: less
+// than the margin the exporter keeps before the invocation deadline
+// (export.cancelMargin, 1.5 s), so the function still answers in time.
+const abortTimeout = 1200 * time.Millisecond
 
 // ManifestVersion is the format version written in every manifest.
 const ManifestVersion = 1

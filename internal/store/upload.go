@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -109,6 +111,10 @@ func (u *Upload) sendPart() error {
 	if u.uploadID == "" {
 		out, err := u.api.CreateMultipartUpload(u.ctx, &s3.CreateMultipartUploadInput{
 			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType), Metadata: u.metadata(),
+			// The SDK checksums every part (CRC32 by default); S3 then wants
+			// the upload created with that algorithm and each part's
+			// checksum in CompleteMultipartUpload, or it answers InvalidPart.
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
 			return fmt.Errorf("create multipart upload of s3://%s/%s: %w", u.bucket, u.key, err)
@@ -119,11 +125,12 @@ func (u *Upload) sendPart() error {
 	out, err := u.api.UploadPart(u.ctx, &s3.UploadPartInput{
 		Bucket: &u.bucket, Key: &u.key, UploadId: &u.uploadID, PartNumber: aws.Int32(num),
 		Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	})
 	if err != nil {
 		return fmt.Errorf("upload part %d of s3://%s/%s: %w", num, u.bucket, u.key, err)
 	}
-	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num), ChecksumCRC32: out.ChecksumCRC32})
 	u.buf = u.buf[:0]
 	return nil
 }
@@ -179,7 +186,14 @@ func (u *Upload) Abort() error {
 	u.uploadID = ""
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), abortTimeout)
 	defer cancel()
-	if _, err := u.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.bucket, Key: &u.key, UploadId: &id}); err != nil {
+	// A plain retryer for the clean-up: the client's adaptive one may hold
+	// the call back for seconds after S3 throttled the upload it cleans up.
+	plain := func(o *s3.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts, so.MaxBackoff = 3, 200*time.Millisecond
+		})
+	}
+	if _, err := u.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.bucket, Key: &u.key, UploadId: &id}, plain); err != nil {
 		return fmt.Errorf("abort multipart upload of s3://%s/%s: %w", u.bucket, u.key, err)
 	}
 	return nil
