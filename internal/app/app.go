@@ -16,6 +16,7 @@ import (
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
 	"github.com/session-audit/session-audit/internal/sessions"
+	"github.com/session-audit/session-audit/internal/store"
 )
 
 // New reads the configuration through getenv, builds the clients and
@@ -29,6 +30,9 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	clients, err := awsclients.New(ctx, getenv, cfg.PathStyle)
 	if err != nil {
 		return nil, err
+	}
+	if err := store.CheckRegion(clients.Region); err != nil {
+		return nil, fmt.Errorf("AWS_REGION: %w", err)
 	}
 	h := Wire(cfg, clients, logger)
 	exp := h.Export.(*export.Exporter)

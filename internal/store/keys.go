@@ -60,10 +60,18 @@ func NewKeys(prefix, account, region string) (Keys, error) {
 	if !accountRE.MatchString(account) {
 		return Keys{}, fmt.Errorf("account id %q is not 12 digits", account)
 	}
-	if !regionRE.MatchString(region) {
-		return Keys{}, fmt.Errorf("region %q is not an AWS region name", region)
+	if err := CheckRegion(region); err != nil {
+		return Keys{}, err
 	}
 	return Keys{Prefix: prefix, Account: account, Region: region}, nil
+}
+
+// CheckRegion validates a region name, which reaches every key.
+func CheckRegion(region string) error {
+	if !regionRE.MatchString(region) {
+		return fmt.Errorf("region %q is not an AWS region name", region)
+	}
+	return nil
 }
 
 // Name is the slot's file name without extension:
