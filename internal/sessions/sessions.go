@@ -96,7 +96,9 @@ func (l *Lister) Each(ctx context.Context, state types.SessionState, w window.Sl
 		p = newAdaptivePlan(w, l.streams(), stats.Calls, span)
 	}
 	total, err := l.concurrent(ctx, state, p, fn)
-	total.add(stats)
+	// The probe's pages are paged again by the sub-windows: count its calls
+	// and restarts, not its sessions, duplicates or clipped ones twice.
+	total.add(Stats{Calls: stats.Calls, Restarts: stats.Restarts, SubWindows: stats.SubWindows})
 	return total, err
 }
 
