@@ -22,13 +22,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/session-audit/session-audit/bench/benchdata"
 	"github.com/session-audit/session-audit/bench/heappeak"
 	"github.com/session-audit/session-audit/bench/naive"
 	"github.com/session-audit/session-audit/internal/app"
@@ -38,11 +37,10 @@ import (
 	"github.com/session-audit/session-audit/internal/report"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
-	"github.com/session-audit/session-audit/internal/window"
 )
 
 var (
-	benchSlot = window.Slot{Start: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	benchSlot = benchdata.Slot
 	benchNow  = benchSlot.End.Add(time.Hour)
 )
 
@@ -51,22 +49,11 @@ const (
 	benchAccount = "123456789012"
 )
 
-func benchSessions(b *testing.B) int {
-	if v := os.Getenv("BENCH_SESSIONS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("BENCH_SESSIONS=%q is not a positive number", v)
-		}
-		return n
-	}
-	return 100_000
-}
-
 // pipeline is one way of exporting benchSlot: it returns the rows written.
 type pipeline func(ctx context.Context) (int64, error)
 
 func BenchmarkPipeline(b *testing.B) {
-	n := benchSessions(b)
+	n := benchdata.Sessions(b)
 	data := ssmfake.Generate(1, benchSlot.Start, benchSlot.End, n)
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		fake := ssmfake.New(ssmfake.WithSessions(data), ssmfake.WithFaults(ssmfake.Faults{Latency: latency}))

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/session-audit/session-audit/bench/benchdata"
 	"github.com/session-audit/session-audit/bench/heappeak"
 	"github.com/session-audit/session-audit/bench/naive"
 	"github.com/session-audit/session-audit/internal/emulators"
@@ -41,19 +41,7 @@ import (
 	"github.com/session-audit/session-audit/internal/window"
 )
 
-// benchSlot is a Wednesday, office hours busier than the night.
-var benchSlot = window.Slot{Start: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
-
-func benchSessions(b *testing.B) int {
-	if v := os.Getenv("BENCH_SESSIONS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("BENCH_SESSIONS=%q is not a positive number", v)
-		}
-		return n
-	}
-	return 100_000
-}
+var benchSlot = benchdata.Slot
 
 var generated sync.Map // n -> []types.Session
 
@@ -188,7 +176,7 @@ func measurePager(b *testing.B, bs *benchServer, latency time.Duration, list pag
 // is 8; the benchmark uses 8 streams) and with the naive sequential baseline,
 // at 0 and 20 ms per call.
 func BenchmarkPager(b *testing.B) {
-	n := benchSessions(b)
+	n := benchdata.Sessions(b)
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency})
 		b.Run(fmt.Sprintf("n=%d/latency=%s/ours", n, latency), func(b *testing.B) {
@@ -203,7 +191,7 @@ func BenchmarkPager(b *testing.B) {
 // BenchmarkPagerStreams is the concurrency sweep behind DefaultConcurrency:
 // 1 to 32 streams at 20 ms per call.
 func BenchmarkPagerStreams(b *testing.B) {
-	n := benchSessions(b)
+	n := benchdata.Sessions(b)
 	const latency = 20 * time.Millisecond
 	bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency})
 	for _, streams := range []int{1, 2, 4, 8, 16, 32} {
@@ -218,7 +206,7 @@ func BenchmarkPagerStreams(b *testing.B) {
 // wall time and peak heap (sub-windows buffered) for sizes around them,
 // and the cut used before (a fixed 32 sub-windows per stream).
 func BenchmarkSubWindowSizing(b *testing.B) {
-	n := benchSessions(b)
+	n := benchdata.Sessions(b)
 	const latency = 20 * time.Millisecond
 	bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency})
 	defer func(a, c, d float64) { minSubPages, maxSubPages, subsPerStream = a, c, d }(minSubPages, maxSubPages, subsPerStream)
@@ -245,7 +233,7 @@ func BenchmarkSubWindowSizing(b *testing.B) {
 // unsorted as soon as any stream finishes one (what a file without row
 // order would allow).
 func BenchmarkPagerOrder(b *testing.B) {
-	n := benchSessions(b)
+	n := benchdata.Sessions(b)
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency})
 		b.Run(fmt.Sprintf("n=%d/latency=%s/ordered", n, latency), func(b *testing.B) {
@@ -340,7 +328,7 @@ func (l *Lister) windowUnsorted(ctx context.Context, state types.SessionState, w
 // throttles above a rate: the limiter keeps cutting the rate and recovers
 // slowly, so this runs on a tenth of BENCH_SESSIONS (10,000 by default).
 func BenchmarkPagerThrottled(b *testing.B) {
-	n := benchSessions(b) / 10
+	n := benchdata.Sessions(b) / 10
 	const latency = 20 * time.Millisecond
 	for _, rate := range []float64{0, 0.02, 0.1} {
 		bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency, ThrottleRate: rate, Seed: 1})
