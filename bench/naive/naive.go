@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/window"
 )
 
@@ -43,7 +43,7 @@ type Result struct {
 // Export writes the History sessions of slot to bucket/key as one Parquet
 // object, the simple way: the same filters, clipping, de-duplication,
 // order and Parquet writer as the function, without its streaming.
-func Export(ctx context.Context, sc SSM, oc S3, bucket, key string, slot window.Slot, origin report.Origin) (Result, error) {
+func Export(ctx context.Context, sc SSM, oc S3, bucket, key string, slot window.Slot, origin archive.Origin) (Result, error) {
 	var res Result
 	active, calls, err := List(ctx, sc, types.SessionStateActive, slot)
 	res.Calls += calls
@@ -56,12 +56,12 @@ func Export(ctx context.Context, sc SSM, oc S3, bucket, key string, slot window.
 	if err != nil {
 		return res, err
 	}
-	rows := make([]report.Row, len(history))
+	rows := make([]archive.Row, len(history))
 	for i, s := range history {
-		rows[i] = report.FromSession(s, origin)
+		rows[i] = archive.FromSession(s, origin)
 	}
 	var buf bytes.Buffer
-	w := report.NewWriter(&buf)
+	w := archive.NewWriter(&buf)
 	if err := w.Write(rows); err != nil {
 		return res, err
 	}

@@ -4,10 +4,11 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/session-audit/session-audit/internal/cli"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(cli.Main(os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}))
 }

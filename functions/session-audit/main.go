@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -18,7 +19,7 @@ func main() {
 	logger := lambdacontext.NewLogger()
 	slog.SetDefault(logger)
 	app.TuneMemory(os.Getenv)
-	h, err := app.New(context.Background(), os.Getenv, logger, os.Stdout)
+	h, err := app.New(context.Background(), os.Getenv, logger, os.Stdout, time.Now)
 	if err != nil {
 		logger.Error("session-audit cannot start", "error", err.Error())
 		fmt.Fprintln(os.Stderr, "session-audit:", err)

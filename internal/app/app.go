@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -21,8 +22,9 @@ import (
 
 // New reads the configuration through getenv, builds the clients and
 // returns the handler, whose runs write their CloudWatch EMF metrics to
-// metricsOut. A bad variable is an error naming it.
-func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer) (*handler.Handler, error) {
+// metricsOut and read the time from now. A bad variable is an error naming
+// it.
+func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer, now func() time.Time) (*handler.Handler, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -34,17 +36,21 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	if err := store.CheckRegion(clients.Region); err != nil {
 		return nil, fmt.Errorf("AWS_REGION: %w", err)
 	}
-	h := Wire(cfg, clients, logger)
+	h := Wire(cfg, clients, logger, now)
 	exp := h.Export.(*export.Exporter)
 	exp.Metrics, exp.Function = metricsOut, getenv("AWS_LAMBDA_FUNCTION_NAME")
 	return h, nil
 }
 
-// Wire builds the handler from a configuration and clients.
-func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger) *handler.Handler {
+// Wire builds the handler from a configuration and clients. now is the one
+// clock of every time-dependent decision (which slots a run owes, the
+// History horizon, exported_at); the Lambda passes time.Now, tests a fixed
+// time.
+func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func() time.Time) *handler.Handler {
 	exp := &export.Exporter{
 		SSM: c.SSM, S3: c.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Region: c.Region,
 		Grid: cfg.Grid, Lookback: cfg.Lookback, Filters: cfg.Filters, Streams: cfg.Concurrency, Log: logger,
+		Now: now,
 	}
 	if c.Throttles != nil {
 		exp.Throttles = c.Throttles.Load
@@ -55,5 +61,6 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger) *handler
 			return sessions.Lookup(ctx, c.SSM, id)
 		},
 		Region: c.Region,
+		Now:    now,
 	}
 }

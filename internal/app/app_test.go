@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/session-audit/session-audit/internal/app"
 )
@@ -27,7 +28,7 @@ func TestNewNamesTheBadVariable(t *testing.T) {
 		for k, v := range tt.env {
 			t.Setenv(k, v)
 		}
-		_, err := app.New(context.Background(), func(k string) string { return tt.env[k] }, logger, io.Discard)
+		_, err := app.New(context.Background(), func(k string) string { return tt.env[k] }, logger, io.Discard, time.Now)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want one naming %s", tt.env, err, tt.want)
 		}
@@ -36,7 +37,7 @@ func TestNewNamesTheBadVariable(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_S3", "")
 	h, err := app.New(context.Background(), func(k string) string {
 		return map[string]string{"AUDIT_BUCKET": "b-1", "AWS_REGION": "eu-west-1"}[k]
-	}, logger, io.Discard)
+	}, logger, io.Discard, time.Now)
 	if err != nil || h.Region != "eu-west-1" {
 		t.Fatalf("valid environment: %v", err)
 	}

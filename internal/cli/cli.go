@@ -65,16 +65,27 @@ the emulators in-process and keep the bucket's objects under --out.
 Run 'session-audit <command> -h' for a command's flags.
 `
 
+// Env is what the command line runs with: its output streams, its
+// environment and its clock.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Now is the clock of every time-dependent decision: the default
+	// scheduled time, the emulators' seeded history, the horizon checks.
+	Now func() time.Time
+}
+
 // Main runs the command line and returns the exit code: 0 on success, 1 when
 // the work failed, 2 for a usage error.
-func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func Main(args []string, env Env) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	c := &cmd{stdout: stdout, stderr: stderr, getenv: getenv}
+	c := &cmd{stdout: stdout, stderr: stderr, getenv: env.Getenv, clock: env.Now}
 	var err error
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -114,7 +125,11 @@ type usageError struct{ error }
 type cmd struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	clock          func() time.Time
 }
+
+// now is the CLI's clock, in UTC.
+func (c *cmd) now() time.Time { return c.clock().UTC() }
 
 func (c *cmd) flags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -183,7 +198,7 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, env map[str
 		if *lf.days < 1 || *lf.days > 30 || *lf.sessions < 0 {
 			return nil, usageError{errors.New("--days must be 1 to 30 and --sessions not negative")}
 		}
-		now := time.Now().UTC()
+		now := c.now()
 		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, *lf.sessions)))
 		emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake})
 		if err != nil {
@@ -209,7 +224,7 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, env map[str
 		if lf.account != nil && *lf.account != "" {
 			account = *lf.account
 		}
-		return &target{h: app.Wire(cfg, clients, c.progress()), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
+		return &target{h: app.Wire(cfg, clients, c.progress(), c.clock), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
 	}
 	cfg, err := appconfig.Load(getenv)
 	if err != nil {
@@ -228,7 +243,7 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, env map[str
 			return nil, err
 		}
 	}
-	return &target{h: app.Wire(cfg, clients, c.progress()), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
+	return &target{h: app.Wire(cfg, clients, c.progress(), c.clock), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
 }
 
 // callerAccount asks STS which account the CLI's credentials belong to; the
@@ -285,7 +300,7 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	defer t.close()
 	began := time.Now()
-	now := time.Now().UTC()
+	now := c.now()
 	fmt.Fprintf(c.stderr, "demo: %d synthetic sessions over %d days in the SSM emulator; scheduled run at %s with a %s lookback\n",
 		*lf.sessions, *lf.days, now.Format(time.RFC3339), lookback)
 	event := fmt.Sprintf(`{"time":%q}`, now.Format(time.RFC3339))
@@ -315,7 +330,7 @@ func (c *cmd) run(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	event := []byte(fmt.Sprintf(`{"time":%q}`, time.Now().UTC().Format(time.RFC3339)))
+	event := []byte(fmt.Sprintf(`{"time":%q}`, c.now().Format(time.RFC3339)))
 	if *eventFile != "" {
 		var err error
 		if *eventFile == "-" {
@@ -354,7 +369,7 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.close()
-	slots, err := t.cfg.Grid.Range(start, end, time.Now())
+	slots, err := t.cfg.Grid.Range(start, end, c.now())
 	if err != nil {
 		return usageError{err}
 	}
@@ -419,7 +434,7 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := c.now()
 	start := now.Add(-time.Duration(*lf.days) * 24 * time.Hour)
 	end := now
 	if *from != "" {

@@ -13,10 +13,19 @@ import (
 	"github.com/session-audit/session-audit/internal/cli"
 )
 
+// testNow is the CLI's clock in these tests: the emulators' history and
+// every scheduled time are relative to it, never to the wall clock.
+var testNow = time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC)
+
 func run(t *testing.T, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()
+	return runAt(t, testNow, env, args...)
+}
+
+func runAt(t *testing.T, now time.Time, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Main(args, &out, &errb, func(k string) string { return env[k] })
+	code := cli.Main(args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return now }})
 	return out.String(), errb.String(), code
 }
 
@@ -75,7 +84,7 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	// Each --local run seeds a fresh emulator, so "resumable" shows as
 	// slots skipped because their manifests are already in --out.
 	dir := t.TempDir()
-	end := time.Now().UTC().Truncate(24 * time.Hour)
+	end := testNow.Truncate(24 * time.Hour)
 	start := end.AddDate(0, 0, -2)
 	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
 	_, stderr, code := run(t, nil, args...)

@@ -27,11 +27,12 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/session-audit/session-audit/internal/app"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/parquetcheck"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
 )
@@ -87,10 +88,8 @@ func newEnvWith(t *testing.T, now time.Time, o envOptions) *testEnv {
 	if logs == nil {
 		logs = io.Discard
 	}
-	te.h = app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(logs, nil)))
-	te.exp().Now = func() time.Time { return te.now }
+	te.h = app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(logs, nil)), func() time.Time { return te.now })
 	te.exp().PartSize = o.partSize
-	te.h.Now = func() time.Time { return te.now }
 	return te
 }
 
@@ -175,7 +174,7 @@ func (te *testEnv) download() string {
 			te.t.Fatal(err)
 		}
 		if strings.HasSuffix(key, ".parquet") {
-			if err := report.VerifyPageIndex(bytes.NewReader(body), int64(len(body))); err != nil {
+			if err := parquetcheck.VerifyPageIndex(bytes.NewReader(body), int64(len(body))); err != nil {
 				te.t.Errorf("page index of %s: %v", key, err)
 			}
 		}
@@ -232,7 +231,7 @@ func duck(t *testing.T, dir string) *sql.DB {
 
 // dbRow is one row as DuckDB reads it back.
 type dbRow struct {
-	report.Row
+	archive.Row
 	DT string
 }
 
@@ -278,13 +277,13 @@ func readRows(t *testing.T, db *sql.DB) []dbRow {
 
 // expected returns the History sessions whose StartDate lies in [from, to),
 // as rows (exported_at left zero), ordered like readRows.
-func expected(fake *ssmfake.Server, from, to time.Time) []report.Row {
-	var out []report.Row
+func expected(fake *ssmfake.Server, from, to time.Time) []archive.Row {
+	var out []archive.Row
 	for _, s := range fake.Sessions("History") {
 		if s.StartDate.Before(from) || !s.StartDate.Before(to) {
 			continue
 		}
-		out = append(out, report.FromSession(s, report.Origin{AccountID: account, Region: emulators.Region}))
+		out = append(out, archive.FromSession(s, archive.Origin{AccountID: account, Region: emulators.Region}))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].StartDate.Equal(out[j].StartDate) {
@@ -296,7 +295,7 @@ func expected(fake *ssmfake.Server, from, to time.Time) []report.Row {
 }
 
 // compareRows checks every field of every row read back against want.
-func compareRows(t *testing.T, got []dbRow, want []report.Row) {
+func compareRows(t *testing.T, got []dbRow, want []archive.Row) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("read back %d rows, want %d", len(got), len(want))

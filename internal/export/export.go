@@ -16,8 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
-	"github.com/session-audit/session-audit/internal/report"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/window"
@@ -275,13 +275,13 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 
-	origin := report.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
+	origin := archive.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
 	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet", newExportID(origin.ExportedAt))
 	up.SetPartSize(e.PartSize)
-	pw := report.NewWriter(up)
-	batch := make([]report.Row, 0, batchSize)
+	pw := archive.NewWriter(up)
+	batch := make([]archive.Row, 0, batchSize)
 	history, err := lister.Each(ctx, types.SessionStateHistory, s, func(ss types.Session) error {
-		batch = append(batch, report.FromSession(ss, origin))
+		batch = append(batch, archive.FromSession(ss, origin))
 		if len(batch) == cap(batch) {
 			err := pw.Write(batch)
 			batch = batch[:0]

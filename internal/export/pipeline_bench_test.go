@@ -31,10 +31,10 @@ import (
 	"github.com/session-audit/session-audit/bench/heappeak"
 	"github.com/session-audit/session-audit/bench/naive"
 	"github.com/session-audit/session-audit/internal/app"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
-	"github.com/session-audit/session-audit/internal/report"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
 )
@@ -86,8 +86,7 @@ func ours(b *testing.B, emu *emulators.Emulators) pipeline {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := app.Wire(cfg, emu.Clients(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	h.Export.(*export.Exporter).Now = func() time.Time { return benchNow }
+	h := app.Wire(cfg, emu.Clients(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return benchNow })
 	event := json.RawMessage(fmt.Sprintf(`{"start":%q,"end":%q}`, benchSlot.Start.Format(time.RFC3339), benchSlot.End.Format(time.RFC3339)))
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
 		InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + benchAccount + ":function:session-audit",
@@ -110,7 +109,7 @@ func naiveExport(b *testing.B, emu *emulators.Emulators) pipeline {
 	c := emu.Clients()
 	return func(ctx context.Context) (int64, error) {
 		r, err := naive.Export(ctx, c.SSM, c.S3, benchBucket, keys.Object(benchSlot), benchSlot,
-			report.Origin{AccountID: benchAccount, Region: emulators.Region, ExportedAt: benchNow})
+			archive.Origin{AccountID: benchAccount, Region: emulators.Region, ExportedAt: benchNow})
 		return int64(r.Rows), err
 	}
 }

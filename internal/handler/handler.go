@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/export"
-	"github.com/session-audit/session-audit/internal/report"
 )
 
 // Exporter runs the two kinds of export.
@@ -36,8 +36,8 @@ type Handler struct {
 // LookupResponse answers a lookup: the session, if found, with the Parquet
 // column names.
 type LookupResponse struct {
-	Mode     string       `json:"mode"`
-	Sessions []report.Row `json:"sessions"`
+	Mode     string        `json:"mode"`
+	Sessions []archive.Row `json:"sessions"`
 }
 
 // functionARN matches a Lambda function ARN and captures its account.
@@ -88,14 +88,14 @@ func (h *Handler) lookup(ctx context.Context, id string) (LookupResponse, error)
 	if err != nil {
 		return LookupResponse{}, fmt.Errorf("lookup %s: %w", id, err)
 	}
-	res := LookupResponse{Mode: string(KindLookup), Sessions: []report.Row{}}
+	res := LookupResponse{Mode: string(KindLookup), Sessions: []archive.Row{}}
 	if s != nil {
 		account, _ := Account(ctx) // best effort: a lookup needs no account
 		now := time.Now
 		if h.Now != nil {
 			now = h.Now
 		}
-		res.Sessions = append(res.Sessions, report.FromSession(*s, report.Origin{AccountID: account, Region: h.Region, ExportedAt: now()}))
+		res.Sessions = append(res.Sessions, archive.FromSession(*s, archive.Origin{AccountID: account, Region: h.Region, ExportedAt: now()}))
 	}
 	return res, nil
 }

@@ -26,10 +26,10 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/session-audit/session-audit/internal/app"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
-	"github.com/session-audit/session-audit/internal/report"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
@@ -67,7 +67,7 @@ const (
 type fixture struct {
 	from, to, now time.Time
 	// want are the History sessions of [from, to) as rows, exported_at now.
-	want []report.Row
+	want []archive.Row
 	// dir holds the downloaded bucket, key for key.
 	dir string
 	db  *sql.DB
@@ -217,7 +217,7 @@ func buildFixture(t *testing.T) (*fixture, error) {
 	f.emu = emu
 	for _, s := range fake.Sessions("History") {
 		if !s.StartDate.Before(f.from) && s.StartDate.Before(f.to) {
-			f.want = append(f.want, report.FromSession(s, report.Origin{AccountID: account, Region: emulators.Region, ExportedAt: f.now}))
+			f.want = append(f.want, archive.FromSession(s, archive.Origin{AccountID: account, Region: emulators.Region, ExportedAt: f.now}))
 		}
 	}
 	sort.Slice(f.want, func(i, j int) bool { return f.want[i].SessionID < f.want[j].SessionID })
@@ -230,11 +230,10 @@ func buildFixture(t *testing.T) (*fixture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the template's environment: %w", err)
 	}
-	h := app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h := app.Wire(cfg, emu.Clients(), slog.New(slog.NewJSONHandler(io.Discard, nil)), func() time.Time { return f.now })
 	exp := h.Export.(*export.Exporter)
 	var emf bytes.Buffer
-	exp.Now, exp.Metrics, exp.Function = func() time.Time { return f.now }, &emf, "session-audit"
-	h.Now = func() time.Time { return f.now }
+	exp.Metrics, exp.Function = &emf, "session-audit"
 
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: functionARN})
 	invoke := func(event string) (export.Result, error) {

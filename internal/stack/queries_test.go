@@ -16,7 +16,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/store"
 )
 
@@ -117,21 +117,21 @@ func (r result) format(max int) string {
 var (
 	allowedDocs  = []string{"SSM-SessionManagerRunShell", "AWS-StartPortForwardingSession", "AWS-StartSSHSession"}
 	breakGlassRE = regexp.MustCompile(`break.glass`)
-	goPredicates = map[string]func(report.Row) bool{
-		"QueryLongSessions": func(r report.Row) bool { return r.DurationSeconds != nil && *r.DurationSeconds > 4*3600 },
-		"QueryRootOrBreakGlassSessions": func(r report.Row) bool {
+	goPredicates = map[string]func(archive.Row) bool{
+		"QueryLongSessions": func(r archive.Row) bool { return r.DurationSeconds != nil && *r.DurationSeconds > 4*3600 },
+		"QueryRootOrBreakGlassSessions": func(r archive.Row) bool {
 			o := strings.ToLower(r.Owner)
 			return strings.HasSuffix(r.Owner, ":root") || strings.Contains(o, "breakglass") || breakGlassRE.MatchString(o)
 		},
-		"QueryFailedSessions": func(r report.Row) bool { return r.Status == "Failed" },
-		"QueryDocumentsOutsideAllowList": func(r report.Row) bool {
+		"QueryFailedSessions": func(r archive.Row) bool { return r.Status == "Failed" },
+		"QueryDocumentsOutsideAllowList": func(r archive.Row) bool {
 			doc := r.DocumentName
 			if doc == "" {
 				doc = shellDoc
 			}
 			return !slices.Contains(allowedDocs, doc)
 		},
-		"QueryOutsideBusinessHours": func(r report.Row) bool {
+		"QueryOutsideBusinessHours": func(r archive.Row) bool {
 			h, wd := r.StartDate.UTC().Hour(), r.StartDate.UTC().Weekday()
 			return h < 8 || h >= 18 || wd == time.Saturday || wd == time.Sunday
 		},
@@ -334,7 +334,7 @@ func checkByID(t *testing.T, f *fixture, query string, q map[string]any) {
 		if len(res.rows) != 1 {
 			t.Fatalf("%d rows for %s", len(res.rows), id)
 		}
-		i := slices.IndexFunc(f.want, func(r report.Row) bool { return r.SessionID == id })
+		i := slices.IndexFunc(f.want, func(r archive.Row) bool { return r.SessionID == id })
 		got, err := rowOf(res.cols, res.rows[0])
 		if err != nil {
 			t.Fatal(err)
@@ -353,8 +353,8 @@ func checkByID(t *testing.T, f *fixture, query string, q map[string]any) {
 	}
 }
 
-// rowOf rebuilds a report.Row from a SELECT * row (NULL strings read as "").
-func rowOf(cols []string, vals []any) (report.Row, error) {
+// rowOf rebuilds a archive.Row from a SELECT * row (NULL strings read as "").
+func rowOf(cols []string, vals []any) (archive.Row, error) {
 	m := map[string]any{}
 	for i, c := range cols {
 		v := vals[i]
@@ -367,16 +367,16 @@ func rowOf(cols []string, vals []any) (report.Row, error) {
 	for k, v := range m {
 		if v == nil && k != "end_date" && k != "duration_seconds" {
 			if k == "start_date" || k == "exported_at" {
-				return report.Row{}, fmt.Errorf("%s is NULL", k)
+				return archive.Row{}, fmt.Errorf("%s is NULL", k)
 			}
 			m[k] = ""
 		}
 	}
 	body, err := json.Marshal(m)
 	if err != nil {
-		return report.Row{}, err
+		return archive.Row{}, err
 	}
-	var r report.Row
+	var r archive.Row
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	return r, dec.Decode(&r)

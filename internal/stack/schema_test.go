@@ -8,7 +8,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 )
 
 // column is a column name with its Hive type.
@@ -67,18 +67,18 @@ func glueColumns(t *testing.T) []column {
 }
 
 // TestGlueColumnsAreTheParquetSchema: the table declares exactly the
-// columns report.Row writes, in order, with their Hive types.
+// columns archive.Row writes, in order, with their Hive types.
 func TestGlueColumnsAreTheParquetSchema(t *testing.T) {
-	want, err := hiveColumns(parquet.SchemaOf(report.Row{}))
+	want, err := hiveColumns(parquet.SchemaOf(archive.Row{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := glueColumns(t)
 	if !slices.Equal(got, want) {
-		t.Errorf("Glue columns\n%v\nParquet schema of report.Row\n%v", got, want)
+		t.Errorf("Glue columns\n%v\nParquet schema of archive.Row\n%v", got, want)
 	}
 	if len(want) != 17 {
-		t.Errorf("report.Row has %d columns; DESIGN.md lists 17", len(want))
+		t.Errorf("archive.Row has %d columns; DESIGN.md lists 17", len(want))
 	}
 	for _, c := range got {
 		if c.name == "dt" {

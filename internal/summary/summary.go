@@ -18,7 +18,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 )
 
 // Summary is what the report says.
@@ -27,8 +27,8 @@ type Summary struct {
 	Sessions int
 	PerDay   []Count
 	Owners   []Count
-	Longest  []report.Row
-	Root     []report.Row // root or break-glass owners
+	Longest  []archive.Row
+	Root     []archive.Row // root or break-glass owners
 }
 
 // Count is a key and how many sessions it has.
@@ -58,7 +58,7 @@ func Read(dir string, top int) (Summary, error) {
 				s.Root = append(s.Root, r)
 			}
 			s.Longest = append(s.Longest, r)
-			slices.SortFunc(s.Longest, func(a, b report.Row) int { return cmp.Compare(dur(b), dur(a)) })
+			slices.SortFunc(s.Longest, func(a, b archive.Row) int { return cmp.Compare(dur(b), dur(a)) })
 			if len(s.Longest) > top {
 				s.Longest = s.Longest[:top]
 			}
@@ -73,7 +73,7 @@ func Read(dir string, top int) (Summary, error) {
 	if len(s.Owners) > top {
 		s.Owners = s.Owners[:top]
 	}
-	slices.SortFunc(s.Root, func(a, b report.Row) int { return a.StartDate.Compare(b.StartDate) })
+	slices.SortFunc(s.Root, func(a, b archive.Row) int { return a.StartDate.Compare(b.StartDate) })
 	return s, nil
 }
 
@@ -84,14 +84,14 @@ func IsPrivileged(owner string) bool {
 	return strings.HasSuffix(o, ":root") || strings.Contains(o, "breakglass") || strings.Contains(o, "break-glass")
 }
 
-func dur(r report.Row) int64 {
+func dur(r archive.Row) int64 {
 	if r.DurationSeconds == nil {
 		return -1
 	}
 	return *r.DurationSeconds
 }
 
-func readFile(path string) ([]report.Row, error) {
+func readFile(path string) ([]archive.Row, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -105,10 +105,10 @@ func readFile(path string) ([]report.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	rd := parquet.NewGenericReader[report.Row](pf)
+	rd := parquet.NewGenericReader[archive.Row](pf)
 	defer rd.Close()
-	out := make([]report.Row, 0, pf.NumRows())
-	buf := make([]report.Row, 1024)
+	out := make([]archive.Row, 0, pf.NumRows())
+	buf := make([]archive.Row, 1024)
 	for {
 		n, err := rd.Read(buf)
 		out = append(out, buf[:n]...)

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/session-audit/session-audit/bench/naive"
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/window"
 )
@@ -81,7 +81,7 @@ func run(account, eventFile string) error {
 	}
 	sc := ssm.NewFromConfig(cfg)
 	oc := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
-	origin := report.Origin{AccountID: account, Region: cfg.Region, ExportedAt: time.Now()}
+	origin := archive.Origin{AccountID: account, Region: cfg.Region, ExportedAt: time.Now()}
 	var results []naive.Result
 	for _, s := range slots {
 		r, err := naive.Export(ctx, sc, oc, os.Getenv("AUDIT_BUCKET"), keys.Object(s), s, origin)

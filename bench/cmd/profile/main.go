@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/session-audit/session-audit/internal/cli"
 )
@@ -29,7 +30,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := cli.Main(os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now})
 	pprof.StopCPUProfile()
 	if path := os.Getenv("PROFILE_HEAP"); path != "" {
 		if f, err := os.Create(path); err == nil {

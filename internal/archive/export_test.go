@@ -1,4 +1,4 @@
-package report
+package archive
 
 // NewSizedWriter exposes the writer's sizing to the benchmarks that chose it.
 var NewSizedWriter = newWriter

@@ -1,4 +1,4 @@
-package report_test
+package archive_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 )
 
 // oddTexts are strings that engines and encoders get wrong: quotes,
@@ -46,8 +46,8 @@ var (
 // sampleRows returns n deterministic rows shaped like real sessions: a
 // few owners and documents, many targets, some running sessions without
 // end, odd text now and then, and start times spread over one day.
-func sampleRows(n int) []report.Row {
-	rows := make([]report.Row, n)
+func sampleRows(n int) []archive.Row {
+	rows := make([]archive.Row, n)
 	for i := range rows {
 		rows[i] = sampleRow(i, n)
 	}
@@ -55,10 +55,10 @@ func sampleRows(n int) []report.Row {
 }
 
 // sampleRow returns row i of n sample rows.
-func sampleRow(i, n int) report.Row {
+func sampleRow(i, n int) archive.Row {
 	owner := owners[i%len(owners)]
 	start := baseStart.Add(time.Duration(i) * (24 * time.Hour / time.Duration(max(n, 1)))).Truncate(time.Millisecond)
-	r := report.Row{
+	r := archive.Row{
 		SessionID:    fmt.Sprintf("%s-%017x", []string{"alice", "bob", "carol", "dave", "erin"}[i%len(owners)], uint64(i)*0x9E3779B97F4A7C15),
 		Target:       fmt.Sprintf("i-%017x", i%4099),
 		Status:       statuses[i%len(statuses)],
@@ -94,8 +94,8 @@ func sampleRow(i, n int) report.Row {
 }
 
 // oddRows puts each odd text in the reason, details and owner of a row.
-func oddRows() []report.Row {
-	rows := make([]report.Row, len(oddTexts))
+func oddRows() []archive.Row {
+	rows := make([]archive.Row, len(oddTexts))
 	for i, s := range oddTexts {
 		rows[i] = sampleRow(i, len(oddTexts))
 		rows[i].SessionID = fmt.Sprintf("odd-%02d", i)
@@ -104,12 +104,12 @@ func oddRows() []report.Row {
 	return rows
 }
 
-// writeFile writes rows with a report.Writer, in batches of batch rows,
+// writeFile writes rows with a archive.Writer, in batches of batch rows,
 // and returns the file.
-func writeFile(t testing.TB, rows []report.Row, batch int) []byte {
+func writeFile(t testing.TB, rows []archive.Row, batch int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := report.NewWriter(&buf)
+	w := archive.NewWriter(&buf)
 	for len(rows) > 0 {
 		n := min(batch, len(rows))
 		if err := w.Write(rows[:n]); err != nil {

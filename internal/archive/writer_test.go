@@ -1,4 +1,4 @@
-package report_test
+package archive_test
 
 import (
 	"bytes"
@@ -16,7 +16,8 @@ import (
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/parquetcheck"
 )
 
 func openFile(t testing.TB, b []byte) *parquet.File {
@@ -39,7 +40,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(tt.rows), func(t *testing.T) {
 			want := sampleRows(tt.rows)
 			var buf bytes.Buffer
-			w := report.NewWriter(&buf)
+			w := archive.NewWriter(&buf)
 			for rest := want; len(rest) > 0; {
 				n := min(tt.batch, len(rest))
 				if err := w.Write(rest[:n]); err != nil {
@@ -57,7 +58,7 @@ func TestWriterRoundTrip(t *testing.T) {
 				t.Errorf("Rows() after Close = %d, want %d", got, tt.rows)
 			}
 			b := buf.Bytes()
-			if err := report.VerifyPageIndex(bytes.NewReader(b), int64(len(b))); err != nil {
+			if err := parquetcheck.VerifyPageIndex(bytes.NewReader(b), int64(len(b))); err != nil {
 				t.Errorf("VerifyPageIndex: %v", err)
 			}
 
@@ -66,16 +67,16 @@ func TestWriterRoundTrip(t *testing.T) {
 				t.Errorf("file has %d rows, want %d", f.NumRows(), tt.rows)
 			}
 			groups := f.Metadata().RowGroups
-			if wantGroups := (tt.rows + report.RowsPerRowGroup - 1) / report.RowsPerRowGroup; len(groups) != wantGroups {
+			if wantGroups := (tt.rows + archive.RowsPerRowGroup - 1) / archive.RowsPerRowGroup; len(groups) != wantGroups {
 				t.Errorf("file has %d row groups, want %d", len(groups), wantGroups)
 			}
 			for i, rg := range groups {
-				if rg.NumRows > report.RowsPerRowGroup {
-					t.Errorf("row group %d has %d rows, more than %d", i, rg.NumRows, report.RowsPerRowGroup)
+				if rg.NumRows > archive.RowsPerRowGroup {
+					t.Errorf("row group %d has %d rows, more than %d", i, rg.NumRows, archive.RowsPerRowGroup)
 				}
 			}
 
-			got, err := parquet.Read[report.Row](bytes.NewReader(b), int64(len(b)))
+			got, err := parquet.Read[archive.Row](bytes.NewReader(b), int64(len(b)))
 			if err != nil {
 				t.Fatalf("read back: %v", err)
 			}
@@ -97,7 +98,7 @@ func TestWriterRoundTrip(t *testing.T) {
 
 // diffRow names the fields where got and want differ; times compare as
 // instants, pointers by what they point to.
-func diffRow(got, want report.Row) string {
+func diffRow(got, want archive.Row) string {
 	var diffs []string
 	gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
 	for i := range gv.NumField() {
@@ -261,7 +262,7 @@ func TestWriterNulls(t *testing.T) {
 }
 
 func TestWriterClosed(t *testing.T) {
-	w := report.NewWriter(io.Discard)
+	w := archive.NewWriter(io.Discard)
 	if err := w.Write(sampleRows(3)); err != nil {
 		t.Fatal(err)
 	}
@@ -297,8 +298,8 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 func TestWriterOutputError(t *testing.T) {
 	for _, limit := range []int{0, 1000, 500_000} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			w := report.NewWriter(&failingWriter{n: limit})
-			rows := sampleRows(3 * report.RowsPerRowGroup)
+			w := archive.NewWriter(&failingWriter{n: limit})
+			rows := sampleRows(3 * archive.RowsPerRowGroup)
 			var err error
 			for len(rows) > 0 && err == nil {
 				err = w.Write(rows[:1000])
@@ -325,7 +326,7 @@ func TestWriterMemoryBounded(t *testing.T) {
 		t.Skip("writes 10 row groups")
 	}
 	const groups = 10
-	peaks := liveHeapPeaks(report.NewWriter(io.Discard), groups*report.RowsPerRowGroup, report.RowsPerRowGroup)
+	peaks := liveHeapPeaks(archive.NewWriter(io.Discard), groups*archive.RowsPerRowGroup, archive.RowsPerRowGroup)
 	t.Logf("live heap before each row group flush (MiB): %.1f", peaks)
 	first, last := peaks[0], slices.Max(peaks[1:])
 	if growth := last - first; growth > 4 {
@@ -339,14 +340,14 @@ const batchRows = 1024
 // the live heap in MiB, above what it was before, just before each row
 // group of rowsPerGroup rows is flushed. rowsPerGroup must be a multiple of
 // batchRows.
-func liveHeapPeaks(w *report.Writer, n, rowsPerGroup int) []float64 {
+func liveHeapPeaks(w *archive.Writer, n, rowsPerGroup int) []float64 {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.GC() // and what sync.Pools kept through the first
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapAlloc
 	var peaks []float64
-	batch := make([]report.Row, batchRows)
+	batch := make([]archive.Row, batchRows)
 	for done := 0; done < n; done += len(batch) {
 		batch = batch[:min(batchRows, n-done)]
 		for i := range batch {
@@ -380,8 +381,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // rows/s, allocations and bytes allocated per row, and the file size per
 // row.
 func BenchmarkWriter(b *testing.B) {
-	rows := sampleRows(4 * report.RowsPerRowGroup)
-	benchmarkWriter(b, rows, func(w io.Writer) *report.Writer { return report.NewWriter(w) })
+	rows := sampleRows(4 * archive.RowsPerRowGroup)
+	benchmarkWriter(b, rows, func(w io.Writer) *archive.Writer { return archive.NewWriter(w) })
 }
 
 // BenchmarkWriterSizing is how RowsPerRowGroup and PageBufferSize were
@@ -401,8 +402,8 @@ func BenchmarkWriterSizing(b *testing.B) {
 		{32 << 10, 1 << 20},
 	} {
 		b.Run(fmt.Sprintf("rows=%dk/page=%dk", s.rowsPerGroup>>10, s.pageSize>>10), func(b *testing.B) {
-			newWriter := func(w io.Writer) *report.Writer {
-				return report.NewSizedWriter(w, int64(s.rowsPerGroup), s.pageSize)
+			newWriter := func(w io.Writer) *archive.Writer {
+				return archive.NewSizedWriter(w, int64(s.rowsPerGroup), s.pageSize)
 			}
 			benchmarkWriter(b, rows, newWriter)
 			b.StopTimer()
@@ -412,7 +413,7 @@ func BenchmarkWriterSizing(b *testing.B) {
 	}
 }
 
-func benchmarkWriter(b *testing.B, rows []report.Row, newWriter func(io.Writer) *report.Writer) {
+func benchmarkWriter(b *testing.B, rows []archive.Row, newWriter func(io.Writer) *archive.Writer) {
 	b.ReportAllocs()
 	var out countingWriter
 	var before, after runtime.MemStats

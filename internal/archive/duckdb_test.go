@@ -1,4 +1,4 @@
-package report_test
+package archive_test
 
 import (
 	"crypto/md5"
@@ -15,7 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/parquet-go/parquet-go/deprecated"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 )
 
 // duckdbType is the type DuckDB gives a column of the design schema.
@@ -275,7 +275,7 @@ func TestDuckDBEmptyFile(t *testing.T) {
 
 // scanRow scans the design schema's columns into a Row: NULL strings
 // become "", NULL times and durations nil (or the zero time).
-func scanRow(rows *sql.Rows) (report.Row, error) {
+func scanRow(rows *sql.Rows) (archive.Row, error) {
 	dest := make([]any, len(designSchema))
 	for i, c := range designSchema {
 		switch {
@@ -288,9 +288,9 @@ func scanRow(rows *sql.Rows) (report.Row, error) {
 		}
 	}
 	if err := rows.Scan(dest...); err != nil {
-		return report.Row{}, err
+		return archive.Row{}, err
 	}
-	var r report.Row
+	var r archive.Row
 	rv := reflect.ValueOf(&r).Elem()
 	for i, d := range dest {
 		f := rv.Field(i)

@@ -1,6 +1,7 @@
-// Package report holds the Parquet row schema of the audit trail and the
-// streaming writer that encodes rows into Parquet files.
-package report
+// Package archive is the file format of the audit archive: the Parquet row
+// schema of one session and the streaming writer that encodes rows into
+// Parquet files.
+package archive
 
 import (
 	"encoding/json"

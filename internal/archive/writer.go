@@ -1,4 +1,4 @@
-package report
+package archive
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ const (
 	ColumnIndexSizeLimit = 128
 )
 
-var errClosed = errors.New("report writer is closed")
+var errClosed = errors.New("parquet writer is closed")
 
 // Writer encodes rows to Parquet on w as they come, with bounded memory.
 //

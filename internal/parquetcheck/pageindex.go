@@ -1,4 +1,8 @@
-package report
+// Package parquetcheck is test support: it verifies that a Parquet file's
+// page index is one that engines can trust. The tests of the writer and the
+// end-to-end tests run it on every file they produce; the function itself
+// never does.
+package parquetcheck
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package report_test
+package archive_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
 )
 
 func TestFromSession(t *testing.T) {
@@ -19,14 +19,14 @@ func TestFromSession(t *testing.T) {
 		paris = time.FixedZone("CET", 3600)
 	}
 	exported := time.Date(2026, 11, 25, 1, 2, 3, 456_789_000, paris)
-	origin := report.Origin{AccountID: "123456789012", Region: "eu-west-3", ExportedAt: exported}
+	origin := archive.Origin{AccountID: "123456789012", Region: "eu-west-3", ExportedAt: exported}
 	exportedUTC := time.Date(2026, 11, 25, 0, 2, 3, 456_000_000, time.UTC)
 	start := time.Date(2026, 11, 24, 10, 0, 0, 999_999_999, time.UTC)
 
 	tests := []struct {
 		name    string
 		session types.Session
-		want    report.Row
+		want    archive.Row
 	}{
 		{
 			name: "every field",
@@ -44,7 +44,7 @@ func TestFromSession(t *testing.T) {
 				MaxSessionDuration: aws.String("60"),
 				AccessType:         types.AccessTypeStandard,
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:           "alice-0123456789abcdef0",
 				Target:              "i-0123456789abcdef0",
 				Status:              "Terminated",
@@ -67,7 +67,7 @@ func TestFromSession(t *testing.T) {
 		{
 			name:    "absent fields",
 			session: types.Session{SessionId: aws.String("bob-1")},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:  "bob-1",
 				AccountID:  "123456789012",
 				Region:     "eu-west-3",
@@ -80,7 +80,7 @@ func TestFromSession(t *testing.T) {
 				SessionId: aws.String("bob-2"),
 				OutputUrl: &types.SessionManagerOutputUrl{},
 			},
-			want: report.Row{SessionID: "bob-2", AccountID: "123456789012", Region: "eu-west-3", ExportedAt: exportedUTC},
+			want: archive.Row{SessionID: "bob-2", AccountID: "123456789012", Region: "eu-west-3", ExportedAt: exportedUTC},
 		},
 		{
 			name: "running session: end nil, duration null",
@@ -89,7 +89,7 @@ func TestFromSession(t *testing.T) {
 				Status:    types.SessionStatusConnected,
 				StartDate: aws.Time(start),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:  "carol-1",
 				Status:     "Connected",
 				StartDate:  time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC),
@@ -105,7 +105,7 @@ func TestFromSession(t *testing.T) {
 				StartDate: aws.Time(start),
 				EndDate:   aws.Time(start.Add(59*time.Second + 999*time.Millisecond)),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:       "dave-1",
 				StartDate:       time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC),
 				EndDate:         ptr(time.Date(2026, 11, 24, 10, 1, 0, 998_000_000, time.UTC)),
@@ -122,7 +122,7 @@ func TestFromSession(t *testing.T) {
 				StartDate: aws.Time(start),
 				EndDate:   aws.Time(start),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:       "dave-2",
 				StartDate:       time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC),
 				EndDate:         ptr(time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC)),
@@ -139,7 +139,7 @@ func TestFromSession(t *testing.T) {
 				StartDate: aws.Time(start),
 				EndDate:   aws.Time(start.Add(-time.Second)),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:  "erin-1",
 				StartDate:  time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC),
 				EndDate:    ptr(time.Date(2026, 11, 24, 9, 59, 59, 999_000_000, time.UTC)),
@@ -154,7 +154,7 @@ func TestFromSession(t *testing.T) {
 				SessionId: aws.String("erin-2"),
 				EndDate:   aws.Time(start),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:  "erin-2",
 				EndDate:    ptr(time.Date(2026, 11, 24, 10, 0, 0, 999_000_000, time.UTC)),
 				AccountID:  "123456789012",
@@ -169,7 +169,7 @@ func TestFromSession(t *testing.T) {
 				StartDate: aws.Time(time.Date(2026, 11, 24, 23, 30, 0, 123_456_789, time.FixedZone("+0530", 5*3600+1800))),
 				EndDate:   aws.Time(time.Date(2026, 11, 24, 13, 0, 1, 999_999, time.FixedZone("-0500", -5*3600))),
 			},
-			want: report.Row{
+			want: archive.Row{
 				SessionID:       "frank-1",
 				StartDate:       time.Date(2026, 11, 24, 18, 0, 0, 123_000_000, time.UTC),
 				EndDate:         ptr(time.Date(2026, 11, 24, 18, 0, 1, 0, time.UTC)),
@@ -182,7 +182,7 @@ func TestFromSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := report.FromSession(tt.session, origin)
+			got := archive.FromSession(tt.session, origin)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("FromSession:\n got %s\nwant %s", show(got), show(tt.want))
 			}
@@ -198,7 +198,7 @@ func TestFromSession(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // show renders a row with its pointers dereferenced, for failure messages.
-func show(r report.Row) string {
+func show(r archive.Row) string {
 	end, dur := "<nil>", "<nil>"
 	if r.EndDate != nil {
 		end = r.EndDate.Format(time.RFC3339Nano)
@@ -211,7 +211,7 @@ func show(r report.Row) string {
 }
 
 func TestRowJSONHasNullsWhereParquetDoes(t *testing.T) {
-	b, err := json.Marshal(report.Row{SessionID: "s-1", Owner: "o"})
+	b, err := json.Marshal(archive.Row{SessionID: "s-1", Owner: "o"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestRowJSONHasNullsWhereParquetDoes(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	var back report.Row
+	var back archive.Row
 	if err := json.Unmarshal(b, &back); err != nil || back.SessionID != "s-1" || back.Owner != "o" || back.Target != "" {
 		t.Errorf("round trip: %+v %v", back, err)
 	}

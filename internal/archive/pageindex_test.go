@@ -1,4 +1,4 @@
-package report_test
+package archive_test
 
 import (
 	"bytes"
@@ -12,7 +12,8 @@ import (
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
-	"github.com/session-audit/session-audit/internal/report"
+	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/parquetcheck"
 )
 
 // dictRow exercises what our own files lack: dictionary pages, a repeated
@@ -54,7 +55,7 @@ func dictFile(t testing.TB, version int) []byte {
 }
 
 func verify(b []byte) error {
-	return report.VerifyPageIndex(bytes.NewReader(b), int64(len(b)))
+	return parquetcheck.VerifyPageIndex(bytes.NewReader(b), int64(len(b)))
 }
 
 func TestVerifyPageIndexAccepts(t *testing.T) {
@@ -93,7 +94,7 @@ func TestVerifyPageIndexAccepts(t *testing.T) {
 }
 
 // nullRows returns n sample rows without reason, details, end or duration.
-func nullRows(n int) []report.Row {
+func nullRows(n int) []archive.Row {
 	rows := sampleRows(n)
 	for i := range rows {
 		r := &rows[i]
@@ -445,16 +446,16 @@ func TestVerifyPageIndexRejects(t *testing.T) {
 	}
 }
 
-func ExampleVerifyPageIndex() {
+func Example_verifyPageIndex() {
 	var buf bytes.Buffer
-	w := report.NewWriter(&buf)
+	w := archive.NewWriter(&buf)
 	if err := w.Write(sampleRows(1000)); err != nil {
 		panic(err)
 	}
 	if err := w.Close(); err != nil {
 		panic(err)
 	}
-	err := report.VerifyPageIndex(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	err := parquetcheck.VerifyPageIndex(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	fmt.Println(w.Rows(), err)
 	// Output: 1000 <nil>
 }
