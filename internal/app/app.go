@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
@@ -20,21 +21,61 @@ import (
 	"github.com/session-audit/session-audit/internal/store"
 )
 
-// New reads the configuration through getenv, builds the clients and
-// returns the handler, whose runs write their CloudWatch EMF metrics to
-// metricsOut and read the time from now. A bad variable is an error naming
-// it.
-func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer, now func() time.Time) (*handler.Handler, error) {
+// ConfigError is a bad configuration: a variable with a bad value, or an
+// AWS setting the SDK cannot load. Its message names the variable. The CLI
+// exits 2 on it, the Lambda refuses to start.
+type ConfigError struct{ Err error }
+
+// Error says which setting is wrong.
+func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ClientsFunc builds the SDK clients once the configuration is valid. Its
+// errors are returned as they are: a ClientsFunc wraps the ones that are
+// configuration errors in *ConfigError itself.
+type ClientsFunc func(ctx context.Context, pathStyle bool) (awsclients.Clients, error)
+
+// DefaultClients builds the clients from the SDK's default chain, with the
+// SDK's own log lines sent through logger as JSON.
+func DefaultClients(getenv func(string) string, logger *slog.Logger) ClientsFunc {
+	return func(ctx context.Context, pathStyle bool) (awsclients.Clients, error) {
+		c, err := awsclients.New(ctx, getenv, pathStyle, awsconfig.WithLogger(awsclients.SDKLogger(logger)))
+		if err != nil {
+			return awsclients.Clients{}, &ConfigError{err}
+		}
+		return c, nil
+	}
+}
+
+// Load is the one path from an environment to what a handler is wired
+// from, for the Lambda and for the CLI alike: the AUDIT_* variables read
+// through getenv and validated first (nothing else is touched when one is
+// bad), then the clients built by clients, then the region they use checked.
+// A bad variable is a *ConfigError naming it.
+func Load(ctx context.Context, getenv func(string) string, clients ClientsFunc) (config.Config, awsclients.Clients, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		return config.Config{}, awsclients.Clients{}, &ConfigError{err}
 	}
-	clients, err := awsclients.New(ctx, getenv, cfg.PathStyle)
+	c, err := clients(ctx, cfg.PathStyle)
+	if err != nil {
+		return config.Config{}, awsclients.Clients{}, err
+	}
+	if err := store.CheckRegion(c.Region); err != nil {
+		return config.Config{}, awsclients.Clients{}, &ConfigError{fmt.Errorf("AWS_REGION: %w", err)}
+	}
+	return cfg, c, nil
+}
+
+// New is the Lambda's start-up: Load with the SDK's default chain, then
+// Wire. The handler's runs write their CloudWatch EMF metrics to metricsOut
+// and read the time from now. A bad variable is an error naming it.
+func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer, now func() time.Time) (*handler.Handler, error) {
+	cfg, clients, err := Load(ctx, getenv, DefaultClients(getenv, logger))
 	if err != nil {
 		return nil, err
-	}
-	if err := store.CheckRegion(clients.Region); err != nil {
-		return nil, fmt.Errorf("AWS_REGION: %w", err)
 	}
 	h := Wire(cfg, clients, logger, now)
 	exp := h.Export.(*export.Exporter)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/session-audit/session-audit/internal/app"
+	"github.com/session-audit/session-audit/internal/awsclients"
 )
 
 func TestNewNamesTheBadVariable(t *testing.T) {
@@ -40,5 +42,32 @@ func TestNewNamesTheBadVariable(t *testing.T) {
 	}, logger, io.Discard, time.Now)
 	if err != nil || h.Region != "eu-west-1" {
 		t.Fatalf("valid environment: %v", err)
+	}
+}
+
+// TestLoadValidatesBeforeBuildingClients: Load is the one path of the
+// Lambda and the CLI; a bad AUDIT_* variable stops it before any client is
+// built (the CLI's --local would start emulators, the demo clear a folder),
+// and a bad region from the clients is named as AWS_REGION.
+func TestLoadValidatesBeforeBuildingClients(t *testing.T) {
+	built := 0
+	clients := func(region string) app.ClientsFunc {
+		return func(context.Context, bool) (awsclients.Clients, error) {
+			built++
+			return awsclients.Clients{Region: region}, nil
+		}
+	}
+	_, _, err := app.Load(context.Background(), func(k string) string { return map[string]string{"AUDIT_BUCKET": "b-1", "AUDIT_LOOKBACK": "5h"}[k] }, clients("us-east-1"))
+	var ce *app.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "AUDIT_LOOKBACK") || built != 0 {
+		t.Errorf("bad AUDIT_LOOKBACK: %v, clients built %d times; want a ConfigError naming it and none", err, built)
+	}
+	_, _, err = app.Load(context.Background(), func(k string) string { return map[string]string{"AUDIT_BUCKET": "b-1"}[k] }, clients("US_EAST"))
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "AWS_REGION") {
+		t.Errorf("region US_EAST: %v; want a ConfigError naming AWS_REGION", err)
+	}
+	cfg, c, err := app.Load(context.Background(), func(k string) string { return map[string]string{"AUDIT_BUCKET": "b-1"}[k] }, clients("eu-west-1"))
+	if err != nil || cfg.Bucket != "b-1" || c.Region != "eu-west-1" {
+		t.Errorf("valid: %+v %+v %v", cfg, c, err)
 	}
 }

@@ -1,6 +1,7 @@
-// Package awsclients builds the SSM and S3 clients from the SDK's default
-// configuration chain (AWS_REGION, credentials, AWS_ENDPOINT_URL_SSM,
-// AWS_ENDPOINT_URL_S3, ...) with the retry policy of the export.
+// Package awsclients builds the SSM, S3 and STS clients from the SDK's
+// default configuration chain (AWS_REGION, credentials, AWS_ENDPOINT_URL_SSM,
+// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, ...) with the retry policy of
+// the export.
 package awsclients
 
 import (
@@ -18,19 +19,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 )
 
-// sdkLogger sends the SDK's own log lines (such as its WARN about response
-// bodies) through slog.Default(), so that they are JSON like every other
-// line of the function, instead of plain "SDK ..." lines on stderr.
-var sdkLogger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-	level := slog.LevelDebug
-	if c == logging.Warn {
-		level = slog.LevelWarn
-	}
-	slog.Default().Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
-})
+// SDKLogger sends the SDK's own log lines (such as its WARN about response
+// checksums) through logger, so that they are JSON like every other line of
+// the function or the CLI, instead of the plain "SDK ..." lines the SDK
+// writes to stderr by default. A nil logger means slog.Default() at the time
+// of each line.
+func SDKLogger(logger *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		l := logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
+	})
+}
 
 // MaxAttempts is how often one call is tried. Sustained throttling is
 // expected on large exports, so it is well above the SDK's default of 3;
@@ -42,8 +52,11 @@ const MaxBackoff = 10 * time.Second
 
 // Clients are the SDK clients the function uses.
 type Clients struct {
-	SSM    *ssm.Client
-	S3     *s3.Client
+	SSM *ssm.Client
+	S3  *s3.Client
+	// STS answers GetCallerIdentity for the CLI (the Lambda reads its
+	// account from its ARN); nil for clients that do not need it.
+	STS    *sts.Client
 	Region string
 	// Throttles counts the throttling answers the clients have retried.
 	Throttles *atomic.Int64
@@ -96,7 +109,7 @@ func (r countingRetryer) IsErrorRetryable(err error) bool {
 
 // endpointVars are the environment variables that can point the clients
 // somewhere other than AWS.
-var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3"}
+var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"}
 
 // CheckEndpoint refuses an endpoint that would send requests, signed with
 // real credentials, in clear text over a network: plain HTTP is accepted
@@ -121,9 +134,12 @@ func CheckEndpoint(name, raw string) error {
 	}
 }
 
-// New loads the default configuration and builds the clients. pathStyle
-// selects path-style S3 addressing, for local S3 servers. Endpoints set in
-// the environment (read through getenv) are checked with CheckEndpoint.
+// New loads the default configuration and builds the clients, all three
+// from the same configuration (so AWS_ENDPOINT_URL_STS is honoured like the
+// others). pathStyle selects path-style S3 addressing, for local S3 servers.
+// Endpoints set in the environment (read through getenv) are checked with
+// CheckEndpoint. The SDK's log lines go to slog.Default() unless optFns set
+// another logger (config.WithLogger(SDKLogger(l))).
 func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns ...func(*config.LoadOptions) error) (Clients, error) {
 	for _, name := range endpointVars {
 		if v := getenv(name); v != "" {
@@ -133,7 +149,7 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		}
 	}
 	throttles := new(atomic.Int64)
-	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles)), config.WithLogger(sdkLogger)}, optFns...)
+	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles)), config.WithLogger(SDKLogger(nil))}, optFns...)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
@@ -144,6 +160,7 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 	return Clients{
 		SSM:       ssm.NewFromConfig(cfg),
 		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+		STS:       sts.NewFromConfig(cfg),
 		Region:    cfg.Region,
 		Throttles: throttles,
 	}, nil

@@ -17,10 +17,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/session-audit/session-audit/internal/app"
@@ -32,6 +33,7 @@ import (
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/summary"
+	"github.com/session-audit/session-audit/internal/window"
 )
 
 // LocalBucket is the bucket the emulated S3 holds.
@@ -48,10 +50,12 @@ Usage:
 
 Commands:
   demo      run the main job on the built-in emulators and print a report
-            (two weeks of synthetic sessions; files under --out)
+            (two weeks of synthetic sessions; files under --out; --clean
+            replaces an earlier demo's export there)
   run       send one event through the handler (default: a scheduled run now)
-  backfill  export every slot of [--start, --end), slot by slot; resumable:
-            slots that already have a manifest are skipped unless --force
+  backfill  export every slot of the last N days (--last N) or of
+            [--start, --end), slot by slot; resumable: slots that already
+            have a manifest are skipped unless --force
   lookup    look one session up by id (History, then Active); writes nothing
   emulate   start the SSM emulator and the S3 server on local ports and print
             the environment that points the function at them
@@ -59,8 +63,13 @@ Commands:
 
 Without --local, run, backfill and lookup use real AWS through the SDK's
 default chain (AWS_REGION, AWS_PROFILE, credentials, AWS_ENDPOINT_URL_*) and
-the AUDIT_* variables (AUDIT_BUCKET is required). With --local they start
-the emulators in-process and keep the bucket's objects under --out.
+the AUDIT_* variables (AUDIT_BUCKET is required). run and backfill take the
+account id from --account, else from STS GetCallerIdentity (honouring
+AWS_ENDPOINT_URL_STS); lookup writes nothing and needs no account. With
+--local they start the emulators in-process and keep the bucket's objects
+under --out (the bucket is AUDIT_BUCKET when set, else session-audit-local).
+
+Exit codes: 0 success, 1 the work failed, 2 a usage or configuration error.
 
 Run 'session-audit <command> -h' for a command's flags.
 `
@@ -75,8 +84,9 @@ type Env struct {
 	Now func() time.Time
 }
 
-// Main runs the command line and returns the exit code: 0 on success, 1 when
-// the work failed, 2 for a usage error.
+// Main runs the command line and returns the exit code: 0 on success, 1
+// when the work failed, 2 for a usage or configuration error (bad flags, a
+// bad event file, a bad AUDIT_* or AWS_REGION value).
 func Main(args []string, env Env) int {
 	stdout, stderr := env.Stdout, env.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -106,12 +116,13 @@ func Main(args []string, env Env) int {
 		return 2
 	}
 	var ue usageError
+	var ce *app.ConfigError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ce):
 		fmt.Fprintf(stderr, "session-audit %s: %v\n", args[0], err)
 		return 2
 	default:
@@ -120,6 +131,7 @@ func Main(args []string, env Env) int {
 	}
 }
 
+// usageError is a bad flag, argument or event file: exit code 2.
 type usageError struct{ error }
 
 type cmd struct {
@@ -155,9 +167,11 @@ func (c *cmd) parse(fs *flag.FlagSet, args []string, positional int) error {
 	return nil
 }
 
-// progress is the logger of the CLI: one text line per slot on stderr.
-func (c *cmd) progress() *slog.Logger {
-	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// logger is the logger of the CLI and of the SDK clients it builds: JSON
+// lines on stderr, as the Lambda writes them (one per slot, plus the SDK's
+// own warnings).
+func (c *cmd) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // localFlags are the flags of the emulated environment.
@@ -192,72 +206,114 @@ type target struct {
 	close   func()
 }
 
-func (c *cmd) target(ctx context.Context, lf localFlags, local bool, env map[string]string) (*target, error) {
-	getenv := c.getenv
-	if local {
-		if *lf.days < 1 || *lf.days > 30 || *lf.sessions < 0 {
-			return nil, usageError{errors.New("--days must be 1 to 30 and --sessions not negative")}
+// validLocal checks the flags of the emulated environment.
+func validLocal(lf localFlags) error {
+	if *lf.days < 1 || *lf.days > 30 || *lf.sessions < 0 {
+		return usageError{errors.New("--days must be 1 to 30 and --sessions not negative")}
+	}
+	return nil
+}
+
+// localBucket is the emulated bucket: AUDIT_BUCKET when set (so --local
+// honours it, under --out), else LocalBucket.
+func (c *cmd) localBucket() string {
+	if b := strings.TrimSpace(c.getenv("AUDIT_BUCKET")); b != "" {
+		return b
+	}
+	return LocalBucket
+}
+
+// needs says what a command needs of its target beyond the handler.
+type needs struct {
+	// account: the command writes rows and keys, so it needs the account
+	// id (--account, else STS GetCallerIdentity; a lookup needs none).
+	account bool
+	// overrides replace AUDIT_* variables (the demo's slot and lookback).
+	overrides map[string]string
+	// beforeStart runs once every flag and variable is valid, before the
+	// emulators open --out (the demo's --clean).
+	beforeStart func() error
+}
+
+// target wires the handler through app.Load, the Lambda's own path: the
+// AUDIT_* variables are validated first, then the clients are built (the
+// SDK's default chain, or the emulators with --local), then AWS_REGION is
+// checked. Configuration errors are *app.ConfigError (exit 2).
+func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*target, error) {
+	logger := c.logger()
+	if !local {
+		if len(n.overrides) > 0 {
+			return nil, errors.New("internal error: overrides need --local")
+		}
+		cfg, clients, err := app.Load(ctx, c.getenv, app.DefaultClients(c.getenv, logger))
+		if err != nil {
+			return nil, err
+		}
+		account := ""
+		if lf.account != nil {
+			account = *lf.account
+		}
+		if account == "" && n.account {
+			if account, err = callerAccount(ctx, clients.STS); err != nil {
+				return nil, err
+			}
+		}
+		return &target{h: app.Wire(cfg, clients, logger, c.clock), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
+	}
+	if err := validLocal(lf); err != nil {
+		return nil, err
+	}
+	bucket := c.localBucket()
+	vars := map[string]string{"AUDIT_BUCKET": bucket, "AUDIT_S3_PATH_STYLE": "true"}
+	maps.Copy(vars, n.overrides)
+	getenv := func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		return c.getenv(k)
+	}
+	var emu *emulators.Emulators
+	start := func(context.Context, bool) (awsclients.Clients, error) {
+		if n.beforeStart != nil {
+			if err := n.beforeStart(); err != nil {
+				return awsclients.Clients{}, err
+			}
 		}
 		now := c.now()
 		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, *lf.sessions)))
-		emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake})
-		if err != nil {
-			return nil, err
+		var err error
+		if emu, err = emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake}); err != nil {
+			return awsclients.Clients{}, err
 		}
-		vars := emu.Env()
-		for k, v := range env {
-			vars[k] = v
-		}
-		getenv = func(k string) string {
-			if v, ok := vars[k]; ok && (k == "AUDIT_BUCKET" || k == "AUDIT_S3_PATH_STYLE" || env[k] != "" || c.getenv(k) == "") {
-				return v
-			}
-			return c.getenv(k)
-		}
-		cfg, err := appconfig.Load(getenv)
-		if err != nil {
+		return emu.Clients(), nil
+	}
+	cfg, clients, err := app.Load(ctx, getenv, start)
+	if err != nil {
+		if emu != nil {
 			emu.Close()
-			return nil, fmt.Errorf("configuration: %w", err)
 		}
-		clients := emu.Clients()
-		account := localAccount
-		if lf.account != nil && *lf.account != "" {
-			account = *lf.account
-		}
-		return &target{h: app.Wire(cfg, clients, c.progress(), c.clock), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
-	}
-	cfg, err := appconfig.Load(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	clients, err := awsclients.New(ctx, getenv, cfg.PathStyle)
-	if err != nil {
 		return nil, err
 	}
-	account := ""
-	if lf.account != nil {
+	account := localAccount
+	if lf.account != nil && *lf.account != "" {
 		account = *lf.account
 	}
-	if account == "" {
-		if account, err = callerAccount(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return &target{h: app.Wire(cfg, clients, c.progress(), c.clock), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
+	fmt.Fprintf(c.stderr, "emulated SSM and S3; bucket %s kept under %s\n", bucket, emulators.BucketDir(*lf.out, bucket))
+	return &target{h: app.Wire(cfg, clients, logger, c.clock), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
 }
 
-// callerAccount asks STS which account the CLI's credentials belong to; the
-// Lambda function itself reads it from its ARN instead.
-func callerAccount(ctx context.Context) (string, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+// callerAccount asks STS which account the CLI's credentials belong to,
+// with the client built from the same configuration as SSM and S3 (so
+// AWS_ENDPOINT_URL_STS is honoured); the Lambda function itself reads it
+// from its ARN instead.
+func callerAccount(ctx context.Context, api interface {
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}) (string, error) {
+	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", fmt.Errorf("load AWS configuration: %w", err)
+		return "", fmt.Errorf("get caller identity (or give --account): %w", err)
 	}
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", fmt.Errorf("get caller identity: %w", err)
-	}
-	return *out.Account, nil
+	return aws.ToString(out.Account), nil
 }
 
 // invoke sends an event through the handler in a Lambda context naming the
@@ -284,17 +340,39 @@ func (c *cmd) handle(ctx context.Context, t *target, event []byte) (any, error) 
 }
 
 func (c *cmd) demo(ctx context.Context, args []string) error {
-	fs := c.flags("demo", "demo [--out DIR] [--days N] [--sessions N]")
+	fs := c.flags("demo", "demo [--out DIR] [--clean] [--days N] [--sessions N]")
 	lf := addLocal(fs, false)
+	clean := fs.Bool("clean", false, "replace the export an earlier demo left in --out (deletes that folder's bucket, nothing else)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	bucketDir := emulators.BucketDir(*lf.out, LocalBucket)
-	if err := os.RemoveAll(bucketDir); err != nil {
-		return fmt.Errorf("clear %s: %w", bucketDir, err)
+	// Every flag and variable is checked before anything is deleted, and
+	// an earlier export is deleted only when --clean asks for it: the demo
+	// reads back every file of its bucket, so it needs the bucket empty.
+	if err := validLocal(lf); err != nil {
+		return err
+	}
+	bucket := c.localBucket()
+	bucketDir := emulators.BucketDir(*lf.out, bucket)
+	if !*clean {
+		if entries, err := os.ReadDir(bucketDir); err == nil && len(entries) > 0 {
+			return usageError{fmt.Errorf("%s holds an earlier export; pass --clean to replace it, or --out to write elsewhere", bucketDir)}
+		}
 	}
 	lookback := fmt.Sprintf("%dh", 24**lf.days)
-	t, err := c.target(ctx, lf, true, map[string]string{"AUDIT_LOOKBACK": lookback, "AUDIT_SLOT": "24h"})
+	t, err := c.target(ctx, lf, true, needs{
+		account:   true,
+		overrides: map[string]string{"AUDIT_LOOKBACK": lookback, "AUDIT_SLOT": "24h"},
+		beforeStart: func() error {
+			if !*clean {
+				return nil
+			}
+			if err := os.RemoveAll(bucketDir); err != nil {
+				return fmt.Errorf("clear %s: %w", bucketDir, err)
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -323,48 +401,98 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	return nil
 }
 
+// readEvent reads an event file ("-" is standard input) and decodes it, so
+// that a bad file is a usage error before anything is loaded or called.
+func readEvent(name string) ([]byte, handler.Request, error) {
+	var body []byte
+	var err error
+	if name == "-" {
+		body, err = io.ReadAll(os.Stdin)
+	} else {
+		body, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, handler.Request{}, usageError{fmt.Errorf("read event: %w", err)}
+	}
+	req, err := handler.Decode(body)
+	if err != nil {
+		return nil, handler.Request{}, usageError{fmt.Errorf("event %s: %w", name, err)}
+	}
+	return body, req, nil
+}
+
+// checkTimes refuses, as a usage error, an event whose times the export
+// would refuse: a scheduled time before the History horizon, a backfill
+// range off the grid, outside the horizon or after now.
+func checkTimes(req handler.Request, grid window.Grid, now time.Time) error {
+	switch req.Kind {
+	case handler.KindScheduled:
+		if horizon := now.Add(-window.HistoryHorizon); req.Time.Before(horizon) {
+			return usageError{fmt.Errorf("scheduled time %s is before the 30-day History horizon (%s)", req.Time.UTC().Format(time.RFC3339), horizon.Format(time.RFC3339))}
+		}
+	case handler.KindBackfill:
+		if _, err := grid.Range(req.Start, req.End, now); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
+}
+
 func (c *cmd) run(ctx context.Context, args []string) error {
-	fs := c.flags("run", "run [--event FILE] [--local [--out DIR]]")
+	fs := c.flags("run", "run [--event FILE] [--account ID] [--local [--out DIR]]")
 	eventFile := fs.String("event", "", "event JSON file (default: a scheduled run now; - reads standard input)")
 	lf := addLocal(fs, true)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	event := []byte(fmt.Sprintf(`{"time":%q}`, c.now().Format(time.RFC3339)))
+	req := handler.Request{Kind: handler.KindScheduled, Time: c.now()}
 	if *eventFile != "" {
 		var err error
-		if *eventFile == "-" {
-			event, err = io.ReadAll(os.Stdin)
-		} else {
-			event, err = os.ReadFile(*eventFile)
-		}
-		if err != nil {
-			return fmt.Errorf("read event: %w", err)
+		if event, req, err = readEvent(*eventFile); err != nil {
+			return err
 		}
 	}
-	t, err := c.target(ctx, lf, *lf.local, nil)
+	t, err := c.target(ctx, lf, *lf.local, needs{account: req.Kind != handler.KindLookup})
 	if err != nil {
 		return err
 	}
 	defer t.close()
+	if err := checkTimes(req, t.cfg.Grid, c.now()); err != nil {
+		return err
+	}
 	return c.invoke(ctx, t, event)
 }
 
 func (c *cmd) backfill(ctx context.Context, args []string) error {
-	fs := c.flags("backfill", "backfill --start TIME --end TIME [--force] [--local [--out DIR]]")
+	fs := c.flags("backfill", "backfill (--last N | --start TIME --end TIME) [--force] [--account ID] [--local [--out DIR]]")
 	startS := fs.String("start", "", "first slot's start, RFC 3339 on the slot grid (e.g. 2026-11-01T00:00:00Z)")
 	endS := fs.String("end", "", "last slot's end, RFC 3339 on the slot grid, not after now")
+	lastDays := fs.Int("last", 0, "instead of --start/--end: the last N whole days, up to the start of today (UTC); 1 to 29")
 	force := fs.Bool("force", false, "re-export slots that already have a manifest")
 	lf := addLocal(fs, true)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	start, err1 := time.Parse(time.RFC3339, *startS)
-	end, err2 := time.Parse(time.RFC3339, *endS)
-	if err1 != nil || err2 != nil {
-		return usageError{errors.New("--start and --end must be RFC 3339 times such as 2026-11-01T00:00:00Z")}
+	var start, end time.Time
+	switch {
+	case *lastDays != 0 && (*startS != "" || *endS != ""):
+		return usageError{errors.New("give --last, or --start and --end, not both")}
+	case *lastDays != 0:
+		if *lastDays < 1 || *lastDays > 29 {
+			return usageError{fmt.Errorf("--last %d: want 1 to 29 days (SSM keeps 30 days of History)", *lastDays)}
+		}
+		end = c.now().Truncate(24 * time.Hour)
+		start = end.AddDate(0, 0, -*lastDays)
+	default:
+		var err1, err2 error
+		start, err1 = time.Parse(time.RFC3339, *startS)
+		end, err2 = time.Parse(time.RFC3339, *endS)
+		if err1 != nil || err2 != nil {
+			return usageError{errors.New("--start and --end must be RFC 3339 times such as 2026-11-01T00:00:00Z (or give --last N)")}
+		}
 	}
-	t, err := c.target(ctx, lf, *lf.local, nil)
+	t, err := c.target(ctx, lf, *lf.local, needs{account: true})
 	if err != nil {
 		return err
 	}
@@ -377,32 +505,34 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	log := c.logger()
 	began := time.Now()
 	for i, s := range slots {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted before slot %s; run the same command again to resume: %w", s, err)
 		}
+		n := fmt.Sprintf("%d/%d", i+1, len(slots))
 		if !*force {
 			m, err := store.GetManifest(ctx, t.clients.S3, t.cfg.Bucket, keys.Manifest(s))
 			if err != nil {
 				return err
 			}
 			if m != nil {
-				fmt.Fprintf(c.stderr, "slot %d/%d %s: already exported (%d rows), skipped\n", i+1, len(slots), s, m.Rows)
+				log.Info("slot already exported, skipped", "n", n, "slot", s.String(), "rows", m.Rows)
 				continue
 			}
 		}
-		fmt.Fprintf(c.stderr, "slot %d/%d %s (%s elapsed)\n", i+1, len(slots), s, time.Since(began).Round(time.Second))
+		log.Info("backfill slot", "n", n, "slot", s.String(), "elapsed", time.Since(began).Round(time.Second).String())
 		event := fmt.Sprintf(`{"start":%q,"end":%q}`, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339))
 		if err := c.invoke(ctx, t, []byte(event)); err != nil {
-			return fmt.Errorf("slot %s: %w; run the same command again to resume", s, err)
+			return fmt.Errorf("%w; run the same command again to resume", err)
 		}
 	}
 	return nil
 }
 
 func (c *cmd) lookup(ctx context.Context, args []string) error {
-	fs := c.flags("lookup", "lookup [--local] SESSION_ID")
+	fs := c.flags("lookup", "lookup [--account ID] [--local] SESSION_ID")
 	lf := addLocal(fs, true)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -414,12 +544,19 @@ func (c *cmd) lookup(ctx context.Context, args []string) error {
 		fs.Usage()
 		return usageError{errors.New("want one SESSION_ID")}
 	}
-	t, err := c.target(ctx, lf, *lf.local, nil)
+	event, err := json.Marshal(map[string]string{"sessionId": fs.Arg(0)})
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if _, err := handler.Decode(event); err != nil {
+		return usageError{err}
+	}
+	// A lookup writes nothing, so it needs no account: no STS call.
+	t, err := c.target(ctx, lf, *lf.local, needs{})
 	if err != nil {
 		return err
 	}
 	defer t.close()
-	event, _ := json.Marshal(map[string]string{"sessionId": fs.Arg(0)})
 	return c.invoke(ctx, t, event)
 }
 

@@ -25,7 +25,13 @@ func run(t *testing.T, env map[string]string, args ...string) (string, string, i
 func runAt(t *testing.T, now time.Time, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Main(args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return now }})
+	getenv := func(k string) string { return env[k] }
+	if env != nil && env[processEnv] == "yes" {
+		// The process environment: tests that run against AWS endpoints set
+		// it, as the SDK's default chain reads it.
+		getenv = os.Getenv
+	}
+	code := cli.Main(args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: getenv, Now: func() time.Time { return now }})
 	return out.String(), errb.String(), code
 }
 
@@ -47,9 +53,10 @@ func TestDemo(t *testing.T) {
 	if m == nil || n == nil || m[1] != n[1] || m[1] == "0" {
 		t.Errorf("export wrote %v sessions, the report read back %v", m, n)
 	}
-	if !strings.Contains(stderr, `msg="slot written"`) {
+	if !strings.Contains(stderr, `"msg":"slot written"`) {
 		t.Errorf("no progress on stderr: %s", stderr)
 	}
+	checkJSONLogs(t, stderr)
 	files, _ := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
 	if len(files) < 13 {
 		t.Errorf("%d parquet files under %s", len(files), dir)
@@ -59,10 +66,12 @@ func TestDemo(t *testing.T) {
 func TestRunAndLookupLocal(t *testing.T) {
 	dir := t.TempDir()
 	ev := filepath.Join(dir, "ev.json")
-	os.WriteFile(ev, []byte(`{"time":"2020-01-01T00:00:00Z"}`), 0o644)
+	if err := os.WriteFile(ev, []byte(`{"time":"2020-01-01T00:00:00Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, stderr, code := run(t, nil, "run", "--local", "--out", dir, "--event", ev)
-	if code != 1 || !strings.Contains(stderr, "History horizon") {
-		t.Errorf("stale event: exit %d, %s", code, stderr)
+	if code != 2 || !strings.Contains(stderr, "History horizon") {
+		t.Errorf("stale event: exit %d, %s; want 2 (a bad event file)", code, stderr)
 	}
 	out, stderr, code := run(t, nil, "run", "--local", "--out", dir)
 	var res struct {
@@ -88,7 +97,7 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	start := end.AddDate(0, 0, -2)
 	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
 	_, stderr, code := run(t, nil, args...)
-	if code != 0 || strings.Count(stderr, "slot 2/2") != 1 || strings.Contains(stderr, "skipped") {
+	if code != 0 || strings.Count(stderr, `"n":"2/2"`) != 1 || strings.Contains(stderr, "skipped") {
 		t.Fatalf("first backfill: exit %d, %s", code, stderr)
 	}
 	_, stderr, code = run(t, nil, args...)
@@ -113,8 +122,8 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("help: exit %d", code)
 	}
 	_, stderr, code := run(t, nil, "run")
-	if code != 1 || !strings.Contains(stderr, "AUDIT_BUCKET is required") {
-		t.Errorf("run without AUDIT_BUCKET: exit %d, %s", code, stderr)
+	if code != 2 || !strings.Contains(stderr, "AUDIT_BUCKET is required") {
+		t.Errorf("run without AUDIT_BUCKET: exit %d, %s; want 2 (a configuration error)", code, stderr)
 	}
 }
 
@@ -153,6 +162,21 @@ func TestReadmeCommandsExist(t *testing.T) {
 			if !strings.Contains(usage, "  -"+f[1]) {
 				t.Errorf("README uses %s --%s, which the command lacks", cmd, f[1])
 			}
+		}
+	}
+}
+
+// checkJSONLogs fails unless every stderr line that is not the CLI's own
+// narration or final error is a JSON log line.
+func checkJSONLogs(t *testing.T, stderr string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM and S3") {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("stderr line is not JSON: %q", line)
 		}
 	}
 }
