@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build build-SessionAuditFunction test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -22,6 +22,12 @@ build:
 build-SessionAuditFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit
+
+## cli: the local command line as bin/session-audit, so that its exit codes
+## (0 done, 1 the work failed, 2 a usage or configuration error) reach the
+## shell; `go run` reports every failure as 1.
+cli:
+	$(GO) build -o bin/session-audit ./cmd/session-audit
 
 ## test: formatting, vet, every test, and a short fixed-time fuzz of each target
 test: lint unit fuzz
@@ -40,12 +46,16 @@ lint:
 	$(GO) vet ./...
 	@$(MAKE) --no-print-directory tidy-check
 
+## tidy-check: go mod tidy must leave go.mod and go.sum as they are; the
+## backup goes to a fresh temporary folder, so checkouts side by side do not
+## overwrite each other's.
 tidy-check:
-	@cp go.mod /tmp/session-audit.go.mod.bak && cp go.sum /tmp/session-audit.go.sum.bak
-	@$(GO) mod tidy
-	@if ! cmp -s go.mod /tmp/session-audit.go.mod.bak || ! cmp -s go.sum /tmp/session-audit.go.sum.bak; then \
+	@bak=$$(mktemp -d) && trap 'rm -rf "$$bak"' EXIT && \
+	cp go.mod go.sum "$$bak"/ && \
+	$(GO) mod tidy && \
+	if ! cmp -s go.mod "$$bak"/go.mod || ! cmp -s go.sum "$$bak"/go.sum; then \
 		echo "go mod tidy changed go.mod/go.sum; run it and commit"; \
-		cp /tmp/session-audit.go.mod.bak go.mod; cp /tmp/session-audit.go.sum.bak go.sum; exit 1; fi
+		cp "$$bak"/go.mod "$$bak"/go.sum .; exit 1; fi
 
 ## bench: the Go benchmarks (see BENCHMARKS.md for the whole-function runs)
 bench:
@@ -58,9 +68,10 @@ bench:
 bench-function:
 	bash bench/function.sh $(BENCH_MODE)
 
-## run: the main job on the built-in emulators, then a report of what it wrote
+## run: the main job on the built-in emulators, then a report of what it
+## wrote; each run replaces the previous run's export in out/ (--clean)
 run:
-	$(GO) run ./cmd/session-audit demo --out out
+	$(GO) run ./cmd/session-audit demo --out out --clean
 
 clean:
-	rm -rf .aws-sam out
+	rm -rf .aws-sam out bin

@@ -201,6 +201,7 @@ type stack struct {
 var pseudo = map[string]string{
 	"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
 	"AWS::StackName": "audit", "AWS::URLSuffix": "amazonaws.com",
+	"AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/audit/1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f",
 }
 
 // resolve evaluates the template with its parameters' defaults overridden

@@ -551,7 +551,7 @@ func lifecycle(bucket map[string]any) map[string]string {
 func TestGlueTable(t *testing.T) {
 	tpl := loadTemplate(t)
 	s := resolve(t, tpl, defaults)
-	if db := asMap(s.props(t, "GlueDatabase")["DatabaseInput"]); db["Name"] != "session_audit" {
+	if db := asMap(s.props(t, "GlueDatabase")["DatabaseInput"]); db["Name"] != "session_audit_1b2c3d4e_5f60_11ef_8a9b_0a1b2c3d4e5f" {
 		t.Errorf("database %v", db)
 	}
 	p := s.props(t, "SessionsTable")
