@@ -279,8 +279,12 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 				return awsclients.Clients{}, err
 			}
 		}
-		now := c.now()
-		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, *lf.sessions)))
+		// The synthetic history covers the --days whole UTC days before
+		// today: every --local command of one day, with the same --days and
+		// --sessions, sees the same sessions, so an id the demo printed is
+		// there for lookup --local.
+		today := c.now().Truncate(24 * time.Hour)
+		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, today.AddDate(0, 0, -*lf.days), today, *lf.sessions)))
 		var err error
 		if emu, err = emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake}); err != nil {
 			return awsclients.Clients{}, err

@@ -1,0 +1,107 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// readmeCommands are the runnable `bin/session-audit` lines of the README's
+// sh blocks, in order, without comments or leading variable assignments.
+func readmeCommands(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		for _, line := range strings.Split(block[1], "\n") {
+			if i := strings.Index(line, " #"); i >= 0 {
+				line = line[:i]
+			}
+			fields := strings.Fields(line)
+			for len(fields) > 0 && regexp.MustCompile(`^[A-Z_]+=`).MatchString(fields[0]) {
+				fields = fields[1:]
+			}
+			if len(fields) > 1 && fields[0] == "bin/session-audit" {
+				cmds = append(cmds, strings.Join(fields[1:], " "))
+			}
+		}
+	}
+	return cmds
+}
+
+// TestReadmeExamplesOnAnyDay runs every `bin/session-audit` command of the
+// README, in order, through the CLI on two dates (a mid-morning and a
+// midnight at a month's turn): the commands meant for the emulators as
+// they are, those meant for AWS with --local added. SESSION_ID is an id
+// the demo printed, as the README says. None may hold a fixed date.
+func TestReadmeExamplesOnAnyDay(t *testing.T) {
+	cmds := readmeCommands(t)
+	if len(cmds) < 6 {
+		t.Fatalf("found only %d bin/session-audit commands in the README", len(cmds))
+	}
+	date := regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
+	for _, c := range cmds {
+		if date.MatchString(c) {
+			t.Errorf("README command %q holds a fixed date: it fails once that date leaves the 30-day horizon", c)
+		}
+	}
+	idRE := regexp.MustCompile(`(?m)^Longest sessions:\n\s+\S+\s+\S+\s+(\S+) on `)
+	for _, now := range []time.Time{
+		time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC),
+		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(now.Format(time.RFC3339), func(t *testing.T) {
+			dir := t.TempDir()
+			id := ""
+			for _, c := range cmds {
+				args := strings.Fields(c)
+				if args[0] == "emulate" {
+					continue // serves until interrupted; TestReadmeCommandsExist checks its flags
+				}
+				for i, a := range args {
+					if a == "out" && i > 0 && args[i-1] == "--out" {
+						args[i] = dir
+					}
+				}
+				if args[0] != "demo" && !strings.Contains(c, "--local") {
+					args = append(args[:1], append([]string{"--local", "--out", dir}, args[1:]...)...)
+				}
+				if args[0] != "lookup" {
+					args = append(args[:1], append([]string{"--sessions", "2000"}, args[1:]...)...)
+				} else {
+					args = append([]string{"lookup", "--sessions", "2000"}, args[1:]...)
+				}
+				for i, a := range args {
+					if a == "SESSION_ID" {
+						if id == "" {
+							t.Fatalf("%q: no demo ran before it to print an id", c)
+						}
+						args[i] = id
+					}
+				}
+				out, stderr, code := runAt(t, now, nil, args...)
+				if code != 0 {
+					t.Fatalf("README command %q (run as %v): exit %d\n%s\n%s", c, args, code, out, stderr)
+				}
+				switch args[0] {
+				case "demo":
+					m := idRE.FindStringSubmatch(out)
+					if m == nil {
+						t.Fatalf("the demo printed no session id under Longest sessions:\n%s", out)
+					}
+					id = m[1]
+				case "lookup":
+					if !strings.Contains(out, `"session_id": "`+id+`"`) {
+						t.Errorf("lookup of the demo's %s found nothing:\n%s", id, out)
+					}
+				}
+			}
+		})
+	}
+}
