@@ -11,7 +11,7 @@ import (
 )
 
 // Row is one Session Manager session as written to Parquet and answered by
-// a lookup. The parquet tags are the contract in DESIGN.md; the Glue table in
+// a lookup. The parquet tags are the contract in docs/ARCHITECTURE.md; the Glue table in
 // template.yaml declares the same columns.
 type Row struct {
 	SessionID           string     `parquet:"session_id" json:"session_id"`

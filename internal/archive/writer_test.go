@@ -134,7 +134,7 @@ func deref(v any) string {
 	return fmt.Sprintf("%q", fmt.Sprint(v))
 }
 
-// column is one line of the Parquet schema in DESIGN.md, spelled the way
+// column is one line of the Parquet schema in docs/ARCHITECTURE.md, spelled the way
 // the file's footer spells it.
 type column struct {
 	name       string
@@ -146,7 +146,7 @@ type column struct {
 
 const timestampMillisUTC = "TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS)"
 
-// designSchema mirrors the "Parquet schema" table of DESIGN.md: strings are
+// designSchema mirrors the "Parquet schema" table of docs/ARCHITECTURE.md: strings are
 // UTF-8 (STRING, converted UTF8 for old readers), timestamps INT64
 // TIMESTAMP(MILLIS, isAdjustedToUTC=true), bigint a signed INT64, and only
 // session_id is required.

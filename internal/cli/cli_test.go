@@ -57,8 +57,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("no progress on stderr: %s", stderr)
 	}
 	checkJSONLogs(t, stderr)
-	files, _ := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
-	if len(files) < 13 {
+	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
+	if err != nil || len(files) < 13 {
 		t.Errorf("%d parquet files under %s", len(files), dir)
 	}
 }

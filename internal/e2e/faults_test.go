@@ -90,7 +90,9 @@ func TestFaultsRecovered(t *testing.T) {
 				restarts := 0
 				for _, k := range te.objects() {
 					if strings.HasSuffix(k, ".json") {
-						json.Unmarshal(te.get(k), &m)
+						if err := json.Unmarshal(te.get(k), &m); err != nil {
+							t.Fatalf("manifest %s: %v", k, err)
+						}
 						restarts += m.APICalls.Restarts
 					}
 				}
@@ -266,7 +268,9 @@ func TestConcurrentExportsOfOneSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m store.Manifest
-		json.Unmarshal(te.get(second.Slots[0].Manifest), &m)
+		if err := json.Unmarshal(te.get(second.Slots[0].Manifest), &m); err != nil {
+			t.Fatalf("manifest %s: %v", second.Slots[0].Manifest, err)
+		}
 		if m.Rows != second.Slots[0].Rows {
 			t.Errorf("manifest has %d rows; the export whose object is current wrote %d", m.Rows, second.Slots[0].Rows)
 		}
@@ -283,12 +287,17 @@ func TestDeadline(t *testing.T) {
 	t.Run("stops before a slot it has no time for", func(t *testing.T) {
 		ssmP := newFaultProxy(1, &rule{name: "slow", op: "DescribeSessions", do: delay(400 * time.Millisecond)})
 		te := newEnvWith(t, now, envOptions{sessions: faultSessions(), ssmWrap: ssmP.wrap, partSize: faultPartSize})
-		ctx, cancel := context.WithTimeout(lambdaCtx(), 3600*time.Millisecond)
+		ctx, cancel := context.WithTimeout(lambdaCtx(), 4600*time.Millisecond)
 		defer cancel()
 		_, err := te.h.Handle(ctx, json.RawMessage(faultBackfill))
-		if err == nil || !strings.Contains(err.Error(), "2 slot(s) not written: 2026-11-23T00:00:00Z/2026-11-24T00:00:00Z, 2026-11-24T00:00:00Z/2026-11-25T00:00:00Z") ||
-			!strings.Contains(err.Error(), "invocation deadline") {
+		if err == nil || !strings.Contains(err.Error(), "2 slot(s) not written: invocation deadline") ||
+			!strings.Contains(err.Error(), "not started: 2026-11-23T00:00:00Z/2026-11-24T00:00:00Z, 2026-11-24T00:00:00Z/2026-11-25T00:00:00Z") {
 			t.Fatalf("error %v", err)
+		}
+		for _, s := range []string{"2026-11-23T00:00:00Z/2026-11-24T00:00:00Z", "2026-11-24T00:00:00Z/2026-11-25T00:00:00Z"} {
+			if n := strings.Count(err.Error(), s); n != 1 {
+				t.Errorf("the error names slot %s %d times, want once: %v", s, n, err)
+			}
 		}
 		var manifests int
 		for _, k := range te.objects() {
@@ -306,7 +315,7 @@ func TestDeadline(t *testing.T) {
 		defer close(release)
 		s3P := newFaultProxy(1, &rule{name: "stall", op: "UploadPart", nth: []int{2}, do: hold(arrived, release)})
 		te := newEnvWith(t, now, envOptions{sessions: faultSessions(), s3Wrap: s3P.wrap, partSize: faultPartSize})
-		ctx, cancel := context.WithTimeout(lambdaCtx(), 3100*time.Millisecond)
+		ctx, cancel := context.WithTimeout(lambdaCtx(), 4100*time.Millisecond)
 		defer cancel()
 		_, err := te.h.Handle(ctx, json.RawMessage(faultBackfill))
 		if err == nil || !strings.Contains(err.Error(), "3 slot(s) not written") {
@@ -333,7 +342,9 @@ func TestVersionedBucketManifestRecordsVersion(t *testing.T) {
 	res := te.mustInvoke(faultBackfill)
 	for _, s := range res.Slots {
 		var m store.Manifest
-		json.Unmarshal(te.get(s.Manifest), &m)
+		if err := json.Unmarshal(te.get(s.Manifest), &m); err != nil {
+			t.Fatalf("manifest %s: %v", s.Manifest, err)
+		}
 		head, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Object)})
 		if err != nil {
 			t.Fatal(err)

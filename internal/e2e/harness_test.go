@@ -218,7 +218,11 @@ func duck(t *testing.T, dir string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
 	glob := filepath.ToSlash(filepath.Join(dir, "ssm-sessions", "sessions", "*", "*.parquet"))
-	if matches, _ := filepath.Glob(glob); len(matches) == 0 {
+	matches, err := filepath.Glob(glob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(matches) == 0 {
 		_, err = db.Exec(`CREATE VIEW sessions AS SELECT NULL::VARCHAR AS session_id WHERE false`)
 	} else {
 		_, err = db.Exec(`CREATE VIEW sessions AS SELECT * FROM read_parquet('` + glob + `', hive_partitioning = true)`)

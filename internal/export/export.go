@@ -84,13 +84,20 @@ type SlotsError struct {
 	Err       error
 }
 
-// Error names every slot not written and why.
+// Error names every slot not written, once each, and why: Err holds one
+// error per failed slot, each naming its slot, and one naming the slots
+// left unstarted.
 func (e *SlotsError) Error() string {
-	names := make([]string, len(e.Unwritten))
-	for i, s := range e.Unwritten {
+	return fmt.Sprintf("%d slot(s) not written: %v", len(e.Unwritten), e.Err)
+}
+
+// notStarted names slots a run did not start, and why.
+func notStarted(why string, slots []window.Slot) error {
+	names := make([]string, len(slots))
+	for i, s := range slots {
 		names[i] = s.String()
 	}
-	return fmt.Sprintf("%d slot(s) not written: %s: %v", len(e.Unwritten), strings.Join(names, ", "), e.Err)
+	return fmt.Errorf("%s; not started: %s", why, strings.Join(names, ", "))
 }
 
 // Unwrap returns the joined causes.
@@ -171,7 +178,7 @@ func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.T
 			e.log().Warn("manifest not readable; slot not reopened", "manifest", key, "error", err.Error())
 			continue
 		}
-		if m != nil && m.ActivePending > 0 {
+		if m.PendingNow() > 0 {
 			pending = append(pending, s)
 		}
 	}
@@ -179,13 +186,33 @@ func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.T
 }
 
 // Deadline handling: a slot is started only when the time left is at least
-// startReserve and twice the longest slot of this run so far; a slot in
-// flight is cancelled cancelMargin before the deadline, so its upload can
-// still be aborted cleanly.
+// startReserve and twice the longest slot of this run so far. The work of a
+// slot in flight (paging, encoding, parts) is cancelled cancelMargin +
+// commitReserve before the deadline. Its commit and its manifest then run
+// on a context that the invocation's end does not cancel, with their own
+// deadline cancelMargin before the invocation's (at least commitReserve
+// away), so a deadline cannot fall between an object and its manifest; the
+// last cancelMargin is left for aborting an upload cleanly. Without an
+// invocation deadline (the CLI), commit and manifest get commitTimeout, so
+// an interrupt does not separate them either.
 const (
-	startReserve = 3 * time.Second
-	cancelMargin = 1500 * time.Millisecond
+	startReserve  = 4 * time.Second
+	cancelMargin  = 1500 * time.Millisecond
+	commitReserve = time.Second
+	commitTimeout = 30 * time.Second
 )
+
+// commitContext is the context of a slot's commit and manifest: not
+// cancelled with ctx, but with its own deadline, commitReserve past ctx's
+// (run gives ctx a deadline that much before the invocation's end), or
+// commitTimeout from now when ctx has none.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(base, d.Add(commitReserve))
+	}
+	return context.WithTimeout(base, commitTimeout)
+}
 
 // run exports slots in order and collects their results. Slots that failed
 // or that the deadline left unstarted are returned in a *SlotsError beside
@@ -223,14 +250,14 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 		if hasDeadline {
 			if left := time.Until(deadline); left < max(startReserve, 2*longest) {
 				unwritten = append(unwritten, slots[i:]...)
-				errs = append(errs, fmt.Errorf("invocation deadline: %s left, not enough to start another slot", left.Round(time.Millisecond)))
+				errs = append(errs, notStarted(fmt.Sprintf("invocation deadline: %s left, not enough to start another slot", left.Round(time.Millisecond)), slots[i:]))
 				break
 			}
 		}
 		began := time.Now()
 		slotCtx, cancel := ctx, context.CancelFunc(func() {})
 		if hasDeadline {
-			slotCtx, cancel = context.WithDeadline(ctx, deadline.Add(-cancelMargin))
+			slotCtx, cancel = context.WithDeadline(ctx, deadline.Add(-cancelMargin-commitReserve))
 		}
 		r, calls, err := e.slot(slotCtx, keys, s)
 		m.APICalls += calls
@@ -242,12 +269,19 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			unwritten = append(unwritten, s)
 			errs = append(errs, err)
 			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-				unwritten = append(unwritten, slots[i+1:]...)
+				if rest := slots[i+1:]; len(rest) > 0 {
+					unwritten = append(unwritten, rest...)
+					errs = append(errs, notStarted("the invocation ended", rest))
+				}
 				break
 			}
 			continue
 		}
-		e.log().Info("slot written", "slot", s.String(), "rows", r.Rows, "object", r.Object,
+		msg := "slot written"
+		if r.Kept {
+			msg = "slot kept"
+		}
+		e.log().Info(msg, "slot", s.String(), "rows", r.Rows, "object", r.Object,
 			"activePending", r.ActivePending, "kept", r.Kept, "calls", calls, "ms", took.Milliseconds())
 		res.Slots = append(res.Slots, r)
 		res.Rows += r.Rows
@@ -306,12 +340,24 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 			return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 		}
 		e.log().Warn("slot kept: fewer sessions than its manifest records", "slot", s.String(), "found", rows, "recorded", old.Rows)
-		return resultOf(s, manifestKey, old, true), calls, nil
+		kept, err := e.recordKept(ctx, manifestKey, old, store.Kept{
+			CheckedAt: e.now(), Rows: rows, ActivePending: pending, Filters: e.filterMap(),
+		})
+		if err != nil {
+			return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
+		}
+		r := resultOf(s, manifestKey, kept, true)
+		r.ActivePending = kept.PendingNow()
+		return r, calls, nil
 	}
 
+	// The object is complete: commit it and write its manifest on a context
+	// the invocation's end does not cancel (see commitContext).
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
 	var obj *store.Object
 	if rows > 0 {
-		o, err := up.Commit()
+		o, err := up.Commit(ctx)
 		if err != nil {
 			return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 		}
@@ -338,6 +384,33 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 		return SlotResult{}, calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 	return resultOf(s, manifestKey, final, false), calls, nil
+}
+
+// recordKept notes in a kept slot's manifest what the export that kept it
+// found, above all the sessions still active in the slot now: later runs
+// reopen the slot for those, not for the count of the kept export, which a
+// filter change or expired History can leave above zero for good. The
+// manifest's object and evidence stay as they were. The write is
+// conditional on the manifest read; when another export changed it
+// meanwhile, theirs stands. It returns the manifest left in place.
+func (e *Exporter) recordKept(ctx context.Context, manifestKey string, old *store.Manifest, k store.Kept) (*store.Manifest, error) {
+	if old.PendingNow() == k.ActivePending {
+		return old, nil // nothing a later run would decide differently
+	}
+	m := *old
+	m.Kept = &k
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
+	etag, err := store.PutManifest(ctx, e.S3, e.Bucket, manifestKey, &m, old.ETag)
+	if errors.Is(err, store.ErrConflict) {
+		e.log().Info("a concurrent export of this slot wrote the manifest; leaving it", "manifest", manifestKey)
+		return old, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.ETag = etag
+	return &m, nil
 }
 
 // maxSettle bounds the rounds of settle.

@@ -73,7 +73,10 @@ func TestDecode(t *testing.T) {
 
 // TestDecodeEventsFolder decodes every payload shipped for sam local invoke.
 func TestDecodeEventsFolder(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("events/*.json: %v, %d files", err, len(files))
+	}
 	kinds := map[string]handler.Kind{
 		"scheduled-rule.json": handler.KindScheduled, "scheduler.json": handler.KindScheduled,
 		"backfill.json": handler.KindBackfill, "lookup.json": handler.KindLookup,

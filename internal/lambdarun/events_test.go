@@ -37,7 +37,7 @@ func eventsDir(t *testing.T) string {
 	return filepath.Join(root, "events")
 }
 
-// slotAnswer is one slot of a scheduled or backfill answer (DESIGN.md,
+// slotAnswer is one slot of a scheduled or backfill answer (docs/ARCHITECTURE.md,
 // "Response"), decoded here independently of the export package.
 type slotAnswer struct {
 	Start         time.Time `json:"start"`
@@ -119,7 +119,9 @@ func shiftEvent(raw []byte, days int) ([]byte, error) {
 		return nil, err
 	}
 	for k, ts := range times {
-		fields[k], _ = json.Marshal(ts.AddDate(0, 0, days).Format(time.RFC3339))
+		if fields[k], err = json.Marshal(ts.AddDate(0, 0, days).Format(time.RFC3339)); err != nil {
+			return nil, err
+		}
 	}
 	return json.Marshal(fields)
 }
@@ -570,7 +572,10 @@ func TestShiftEvent(t *testing.T) {
 		{"2026-12-22T00:00:00Z", backfill, map[string]string{"start": "2026-12-16T00:00:00Z", "end": "2026-12-22T00:00:00Z"}, true},
 		{"2026-11-01T12:00:00Z", backfill, map[string]string{"start": "2026-10-26T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, false},
 	} {
-		now, _ := time.Parse(time.RFC3339, tc.now)
+		now, err := time.Parse(time.RFC3339, tc.now)
+		if err != nil {
+			t.Fatal(err)
+		}
 		fields, times, err := parseEvent(tc.event)
 		if err != nil {
 			t.Fatal(err)

@@ -118,9 +118,12 @@ func (w *statusWriter) WriteHeader(code int) {
 type pagerRun func(ctx context.Context, api API) (sessions, windows int, err error)
 
 // ours is the Lister as the export uses it.
-func ours(streams int) pagerRun {
+func ours(streams int) pagerRun { return oursTuned(streams, Tuning{}) }
+
+// oursTuned is ours with other sub-window sizing.
+func oursTuned(streams int, tuning Tuning) pagerRun {
 	return func(ctx context.Context, api API) (int, int, error) {
-		l := &Lister{API: api, Streams: streams}
+		l := &Lister{API: api, Streams: streams, Tuning: tuning}
 		n := 0
 		st, err := l.Each(ctx, types.SessionStateHistory, benchSlot, func(types.Session) error { n++; return nil })
 		return n, st.SubWindows, err
@@ -201,21 +204,21 @@ func BenchmarkPagerStreams(b *testing.B) {
 	}
 }
 
-// BenchmarkSubWindowSizing is how minSubPages, maxSubPages and
-// subsPerStream were chosen: calls (each sub-window's last page is short),
+// BenchmarkSubWindowSizing is how DefaultTuning's MinSubPages, MaxSubPages
+// and SubsPerStream were chosen: calls (each sub-window's last page is short),
 // wall time and peak heap (sub-windows buffered) for sizes around them,
 // and the cut used before (a fixed 32 sub-windows per stream).
 func BenchmarkSubWindowSizing(b *testing.B) {
 	n := benchdata.Sessions(b)
 	const latency = 20 * time.Millisecond
 	bs := newBenchServer(b, n, ssmfake.Faults{Latency: latency})
-	defer func(a, c, d float64) { minSubPages, maxSubPages, subsPerStream = a, c, d }(minSubPages, maxSubPages, subsPerStream)
 	for _, s := range []struct{ min, max, perStream float64 }{
 		{2, 4, 4}, {2, 8, 4}, {2, 16, 4}, {2, 32, 4}, {1, 8, 4}, {4, 8, 4}, {2, 8, 2}, {2, 8, 8},
 	} {
 		b.Run(fmt.Sprintf("n=%d/min=%g/max=%g/perStream=%g", n, s.min, s.max, s.perStream), func(b *testing.B) {
-			minSubPages, maxSubPages, subsPerStream = s.min, s.max, s.perStream
-			measurePager(b, bs, latency, ours(8))
+			tuning := DefaultTuning()
+			tuning.MinSubPages, tuning.MaxSubPages, tuning.SubsPerStream = s.min, s.max, s.perStream
+			measurePager(b, bs, latency, oursTuned(8, tuning))
 		})
 	}
 	b.Run(fmt.Sprintf("n=%d/fixed=32-per-stream", n), func(b *testing.B) {
@@ -241,9 +244,9 @@ func BenchmarkPagerOrder(b *testing.B) {
 		})
 		for _, sl := range []int{4, 8} {
 			b.Run(fmt.Sprintf("n=%d/latency=%s/ordered-slack=%d", n, latency, sl), func(b *testing.B) {
-				defer func(old int) { slack = old }(slack)
-				slack = sl
-				measurePager(b, bs, latency, ours(8))
+				tuning := DefaultTuning()
+				tuning.Slack = sl
+				measurePager(b, bs, latency, oursTuned(8, tuning))
 			})
 		}
 		b.Run(fmt.Sprintf("n=%d/latency=%s/unordered", n, latency), func(b *testing.B) {
@@ -262,7 +265,7 @@ func unordered(streams int) pagerRun {
 		if err != nil || !more {
 			return st.Sessions, 1, err
 		}
-		plan := newAdaptivePlan(benchSlot, streams, st.Calls, span)
+		plan := newAdaptivePlan(benchSlot, streams, DefaultTuning(), st.Calls, span)
 		var mu sync.Mutex // the consumer: one at a time, like the writer
 		var planMu sync.Mutex
 		var n, windows int
@@ -354,7 +357,10 @@ type pagesAPI [][]types.Session
 func (p pagesAPI) DescribeSessions(_ context.Context, in *ssm.DescribeSessionsInput, _ ...func(*ssm.Options)) (*ssm.DescribeSessionsOutput, error) {
 	i := 0
 	if in.NextToken != nil {
-		i, _ = strconv.Atoi(*in.NextToken)
+		var err error
+		if i, err = strconv.Atoi(*in.NextToken); err != nil || i < 0 || i >= len(p) {
+			return nil, fmt.Errorf("pagesAPI: NextToken %q is not one it handed out", *in.NextToken)
+		}
 	}
 	out := &ssm.DescribeSessionsOutput{Sessions: p[i]}
 	if i+1 < len(p) {

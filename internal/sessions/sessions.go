@@ -74,6 +74,8 @@ type Lister struct {
 	// first pages show it holds more than a few pages; 0 cuts it as it
 	// goes, each sub-window sized to hold a few pages (see adaptivePlan).
 	SubWindows int
+	// Tuning sizes the adaptive sub-windows; zero means DefaultTuning().
+	Tuning Tuning
 }
 
 // Each calls fn with every session of state whose StartDate lies in
@@ -93,7 +95,7 @@ func (l *Lister) Each(ctx context.Context, state types.SessionState, w window.Sl
 	if l.SubWindows > 0 {
 		p = &fixedPlan{subs: window.Split(w, l.SubWindows)}
 	} else {
-		p = newAdaptivePlan(w, l.streams(), stats.Calls, span)
+		p = newAdaptivePlan(w, l.streams(), l.tuning(), stats.Calls, span)
 	}
 	total, err := l.concurrent(ctx, state, p, fn)
 	// The probe's pages are paged again by the sub-windows: count its calls
@@ -104,23 +106,37 @@ func (l *Lister) Each(ctx context.Context, state types.SessionState, w window.Sl
 
 func (l *Lister) streams() int { return max(1, l.Streams) }
 
-// Sizing of the sub-windows when Lister.SubWindows is 0, chosen with
-// BenchmarkSubWindowSizing (see BENCHMARKS.md). A sub-window's last page
-// is usually short, so each sub-window costs about half a call more than
-// its sessions need: sub-windows of at least minSubPages pages keep that
-// overhead low. Each sub-window fetched but not yet delivered holds its
-// sessions in memory (Streams+slack of them at most), and so does the one
-// being sorted: sub-windows of at most maxSubPages pages bound that.
-// Between the two, what is left of a window is cut into subsPerStream
-// sub-windows per stream, so the streams finish at about the same time.
-// The slack lets streams run ahead of a slow sub-window that is next to be
-// delivered; BenchmarkPagerOrder found no gain beyond 2.
-var (
-	subsPerStream = 4.0
-	minSubPages   = 2.0
-	maxSubPages   = 8.0
-	slack         = 2
-)
+// Tuning sizes the sub-windows when Lister.SubWindows is 0; its defaults
+// (DefaultTuning) were chosen with BenchmarkSubWindowSizing (see
+// BENCHMARKS.md). A sub-window's last page is usually short, so each
+// sub-window costs about half a call more than its sessions need:
+// sub-windows of at least MinSubPages pages keep that overhead low. Each
+// sub-window fetched but not yet delivered holds its sessions in memory
+// (Streams+Slack of them at most), and so does the one being sorted:
+// sub-windows of at most MaxSubPages pages bound that. Between the two,
+// what is left of a window is cut into SubsPerStream sub-windows per
+// stream, so the streams finish at about the same time. The Slack lets
+// streams run ahead of a slow sub-window that is next to be delivered;
+// BenchmarkPagerOrder found no gain beyond 2.
+type Tuning struct {
+	SubsPerStream float64
+	MinSubPages   float64
+	MaxSubPages   float64
+	Slack         int
+}
+
+// DefaultTuning is the Tuning a zero Lister.Tuning stands for.
+func DefaultTuning() Tuning {
+	return Tuning{SubsPerStream: 4, MinSubPages: 2, MaxSubPages: 8, Slack: 2}
+}
+
+// tuning is l.Tuning, or DefaultTuning when it is zero.
+func (l *Lister) tuning() Tuning {
+	if l.Tuning == (Tuning{}) {
+		return DefaultTuning()
+	}
+	return l.Tuning
+}
 
 // planner hands out the sub-windows of a window in StartDate order.
 type planner interface {
@@ -155,6 +171,7 @@ func (f *fixedPlan) done(window.Slot, Stats) {}
 type adaptivePlan struct {
 	w       window.Slot
 	streams int
+	tuning  Tuning
 	cursor  time.Time
 
 	mu       sync.Mutex
@@ -165,8 +182,8 @@ type adaptivePlan struct {
 // newAdaptivePlan starts from the probe: calls pages that returned
 // sessions whose StartDates lie span apart. The service answers newest
 // first, so that is about the density at the end of the window.
-func newAdaptivePlan(w window.Slot, streams, calls int, span time.Duration) *adaptivePlan {
-	p := &adaptivePlan{w: w, streams: streams, cursor: w.Start}
+func newAdaptivePlan(w window.Slot, streams int, tuning Tuning, calls int, span time.Duration) *adaptivePlan {
+	p := &adaptivePlan{w: w, streams: streams, tuning: tuning, cursor: w.Start}
 	if calls > 0 && span > 0 {
 		p.rate = float64(calls) / max(span.Seconds(), 1)
 	}
@@ -189,9 +206,10 @@ func (p *adaptivePlan) next() (window.Slot, bool) {
 		// first ones take to tell the density.
 		length = p.w.End.Sub(p.w.Start) / time.Duration(32*p.streams)
 	default:
-		pages := minSubPages // until a sub-window has been measured
+		t := p.tuning
+		pages := t.MinSubPages // until a sub-window has been measured
 		if observed {
-			pages = min(max(rate*left.Seconds()/(subsPerStream*float64(p.streams)), minSubPages), maxSubPages)
+			pages = min(max(rate*left.Seconds()/(t.SubsPerStream*float64(p.streams)), t.MinSubPages), t.MaxSubPages)
 		}
 		length = time.Duration(pages / rate * float64(time.Second))
 	}
@@ -230,7 +248,7 @@ type result struct {
 }
 
 // concurrent pages the sub-windows of plan with l.Streams workers and hands
-// their sessions to fn in sub-window order. At most Streams+slack sub-windows
+// their sessions to fn in sub-window order. At most Streams+Slack sub-windows
 // are fetched and not yet delivered at once.
 func (l *Lister) concurrent(ctx context.Context, state types.SessionState, plan planner, fn func(types.Session) error) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -241,8 +259,8 @@ func (l *Lister) concurrent(ctx context.Context, state types.SessionState, plan 
 	}
 	jobs := make(chan job)
 	// queue holds the sub-windows handed out and not yet taken up for
-	// delivery; the one being delivered makes Streams+slack.
-	queue := make(chan chan result, l.streams()+slack-1)
+	// delivery; the one being delivered makes Streams+Slack.
+	queue := make(chan chan result, l.streams()+l.tuning().Slack-1)
 	var wg sync.WaitGroup
 	for range l.streams() {
 		wg.Add(1)

@@ -273,3 +273,40 @@ func TestLookup(t *testing.T) {
 		t.Errorf("lookup input %+v", api.calls[0])
 	}
 }
+
+// TestTuningIsPerLister: the sub-window sizing is a field of each Lister,
+// not shared state: two Listers with different tunings, side by side, cut
+// the same window differently.
+func TestTuningIsPerLister(t *testing.T) {
+	var all []types.Session
+	for i := range 5000 {
+		all = append(all, sess(fmt.Sprintf("s%05d", i), time.Duration(i)*17*time.Second))
+	}
+	run := func(streams int, tuning sessions.Tuning) sessions.Stats {
+		l := &sessions.Lister{API: &windowed{all: all, pageSize: 200}, Streams: streams, Tuning: tuning}
+		n := 0
+		st, err := l.Each(context.Background(), types.SessionStateHistory, slot, func(types.Session) error { n++; return nil })
+		if err != nil || n != len(all) {
+			t.Fatalf("tuning %+v: %d sessions, %v", tuning, n, err)
+		}
+		return st
+	}
+	var fine, coarse sessions.Stats
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		fine = run(2, sessions.Tuning{SubsPerStream: 4, MinSubPages: 1, MaxSubPages: 1, Slack: 1})
+	}()
+	go func() {
+		defer wg.Done()
+		coarse = run(2, sessions.Tuning{SubsPerStream: 1, MinSubPages: 8, MaxSubPages: 32, Slack: 4})
+	}()
+	wg.Wait()
+	if fine.SubWindows <= coarse.SubWindows {
+		t.Errorf("sub-windows of one page: %d; of 8 to 32 pages: %d; want more of the small ones", fine.SubWindows, coarse.SubWindows)
+	}
+	if d := sessions.DefaultTuning(); d != (sessions.Tuning{SubsPerStream: 4, MinSubPages: 2, MaxSubPages: 8, Slack: 2}) {
+		t.Errorf("DefaultTuning %+v changed; BENCHMARKS.md measured 4 per stream, 2 to 8 pages, slack 2", d)
+	}
+}

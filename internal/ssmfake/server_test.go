@@ -627,7 +627,10 @@ func TestRawRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, hs.URL+"/", strings.NewReader(tt.body))
+			req, err := http.NewRequest(tt.method, hs.URL+"/", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if tt.target != "" {
 				req.Header.Set("X-Amz-Target", tt.target)
 			}
@@ -688,7 +691,10 @@ func TestWireFormat(t *testing.T) {
 	defer hs.Close()
 
 	post := func(body string) []byte {
-		req, _ := http.NewRequest("POST", hs.URL, strings.NewReader(body))
+		req, err := http.NewRequest("POST", hs.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("X-Amz-Target", "AmazonSSM.DescribeSessions")
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		resp, err := http.DefaultClient.Do(req)

@@ -445,7 +445,10 @@ func TestExportedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer file.Close()
-	st, _ := file.Stat()
+	st, err := file.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	pf, err := parquet.OpenFile(file, st.Size())
 	if err != nil {
 		t.Fatal(err)

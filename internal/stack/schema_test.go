@@ -78,7 +78,7 @@ func TestGlueColumnsAreTheParquetSchema(t *testing.T) {
 		t.Errorf("Glue columns\n%v\nParquet schema of archive.Row\n%v", got, want)
 	}
 	if len(want) != 17 {
-		t.Errorf("archive.Row has %d columns; DESIGN.md lists 17", len(want))
+		t.Errorf("archive.Row has %d columns; docs/ARCHITECTURE.md lists 17", len(want))
 	}
 	for _, c := range got {
 		if c.name == "dt" {

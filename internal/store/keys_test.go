@@ -24,7 +24,10 @@ func TestKeys(t *testing.T) {
 	if back, ok := k.SlotOfManifest(m); !ok || back != s {
 		t.Errorf("SlotOfManifest(%s) = %v, %v", m, back, ok)
 	}
-	other, _ := store.NewKeys("ssm-sessions", "210987654321", "eu-west-1")
+	other, err := store.NewKeys("ssm-sessions", "210987654321", "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, key := range []string{other.Manifest(s), k.Object(s), "ssm-sessions/manifests/dt=2026-11-24/junk.json",
 		"ssm-sessions/manifests/dt=2026-11-25/123456789012_eu-west-1_20261124T060000Z_20261124T120000Z.json"} {
 		if _, ok := k.SlotOfManifest(key); ok {

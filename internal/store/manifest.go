@@ -40,10 +40,38 @@ type Manifest struct {
 	ActivePending int               `json:"activePending"`
 	ExportedAt    time.Time         `json:"exportedAt"`
 	WrittenAt     time.Time         `json:"writtenAt"`
+	// Kept, when set, is what the latest export that kept this manifest's
+	// object (it found fewer sessions) found; the rest of the manifest still
+	// describes the object.
+	Kept *Kept `json:"kept,omitempty"`
 
 	// ETag is the manifest object's own ETag as read; writes of a newer
 	// manifest are conditional on it. It is not part of the JSON.
 	ETag string `json:"-"`
+}
+
+// Kept records an export that found fewer sessions than the manifest's
+// object holds and so left the object in place.
+type Kept struct {
+	CheckedAt     time.Time         `json:"checkedAt"`
+	Rows          int64             `json:"rows"`          // History sessions found then
+	ActivePending int               `json:"activePending"` // sessions active in the slot then
+	Filters       map[string]string `json:"filters"`
+}
+
+// PendingNow is the count of sessions active in the slot at its latest
+// export: the kept export's when there was one, else the manifest's. A
+// scheduled run reopens the slot while it is above zero; 0 for a nil
+// manifest.
+func (m *Manifest) PendingNow() int {
+	switch {
+	case m == nil:
+		return 0
+	case m.Kept != nil:
+		return m.Kept.ActivePending
+	default:
+		return m.ActivePending
+	}
 }
 
 // APICalls counts the DescribeSessions calls behind a slot.

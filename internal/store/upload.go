@@ -138,15 +138,17 @@ func (u *Upload) sendPart() error {
 // Size is the number of bytes written so far.
 func (u *Upload) Size() int64 { return u.size }
 
-// Commit sends what remains and makes the object visible at its key. On
-// failure it aborts, so the previous object stays and no parts are left.
-func (u *Upload) Commit() (Object, error) {
+// Commit sends what remains and makes the object visible at its key, with
+// ctx (not the upload's) bounding those last requests: the exporter gives
+// the commit and the manifest a context of their own. On failure it aborts,
+// so the previous object stays and no parts are left.
+func (u *Upload) Commit(ctx context.Context) (Object, error) {
 	if u.err != nil {
 		return Object{}, errors.Join(u.err, u.Abort())
 	}
 	obj := Object{Key: u.key, Size: u.size, SHA256: hex.EncodeToString(u.sum.Sum(nil)), ExportID: u.exportID}
 	if u.uploadID == "" {
-		out, err := u.api.PutObject(u.ctx, &s3.PutObjectInput{
+		out, err := u.api.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType), Metadata: u.metadata(),
 			Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
 		})
@@ -158,11 +160,12 @@ func (u *Upload) Commit() (Object, error) {
 		return obj, nil
 	}
 	if len(u.buf) > 0 {
+		u.ctx = ctx
 		if err := u.sendPart(); err != nil {
 			return Object{}, errors.Join(err, u.Abort())
 		}
 	}
-	out, err := u.api.CompleteMultipartUpload(u.ctx, &s3.CompleteMultipartUploadInput{
+	out, err := u.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &u.bucket, Key: &u.key, UploadId: &u.uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
 	})

@@ -33,7 +33,10 @@ func getBody(t *testing.T, c *s3.Client, key string) []byte {
 		t.Fatal(err)
 	}
 	defer out.Body.Close()
-	b, _ := io.ReadAll(out.Body)
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -60,7 +63,7 @@ func TestUploadSizes(t *testing.T) {
 			}
 			rest = rest[n:]
 		}
-		obj, err := u.Commit()
+		obj, err := u.Commit(context.Background())
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
@@ -80,8 +83,10 @@ func TestUploadSizes(t *testing.T) {
 func TestAbortLeavesThePreviousObject(t *testing.T) {
 	c := s3Client(t)
 	u := store.NewUpload(context.Background(), c, "b", "k", "text/plain", "e1")
-	u.Write([]byte("old"))
-	if _, err := u.Commit(); err != nil {
+	if _, err := u.Write([]byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, size := range []int{10, 2*store.PartSize + 1} {
