@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -223,6 +224,9 @@ func (c *cmd) localBucket() string {
 	return LocalBucket
 }
 
+// accountID is the form of an AWS account id.
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
 // needs says what a command needs of its target beyond the handler.
 type needs struct {
 	// account: the command writes rows and keys, so it needs the account
@@ -240,6 +244,9 @@ type needs struct {
 // SDK's default chain, or the emulators with --local), then AWS_REGION is
 // checked. Configuration errors are *app.ConfigError (exit 2).
 func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*target, error) {
+	if lf.account != nil && *lf.account != "" && !accountID.MatchString(*lf.account) {
+		return nil, usageError{fmt.Errorf("--account %q is not a 12-digit AWS account id", *lf.account)}
+	}
 	logger := c.logger()
 	if !local {
 		if len(n.overrides) > 0 {

@@ -105,3 +105,43 @@ func TestReadmeExamplesOnAnyDay(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsCiteTheirOwnDesignDocument: the code, the template and the
+// README cite docs/ARCHITECTURE.md, which is in the repository, never a
+// design document users do not have; and that document covers the
+// contracts and the decisions.
+func TestDocsCiteTheirOwnDesignDocument(t *testing.T) {
+	root := filepath.Join("..", "..")
+	arch, err := os.ReadFile(filepath.Join(root, "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"## Data flow", "## Events (input)", "## Response (output)", "## Configuration (environment)",
+		"## S3 layout", "## Manifests", "## Parquet schema", "## Organizations", "**Coverage layout.**", "**The per-target exporter.**"} {
+		if !strings.Contains(string(arch), section) {
+			t.Errorf("docs/ARCHITECTURE.md lacks %q", section)
+		}
+	}
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "out" || d.Name() == "bin" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".md")) {
+			return nil
+		}
+		body, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if regexp.MustCompile(`\bDESIGN` + `\.md\b`).Match(body) {
+			t.Errorf("%s cites DESIGN"+".md, which the repository does not have; cite docs/ARCHITECTURE.md", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -94,6 +94,7 @@ func TestExitCodes(t *testing.T) {
 		{map[string]string{"AUDIT_BUCKET": "Not_A_Bucket"}, []string{"lookup", "--local", "--out", dir, "x-0123456789abcdef0"}, 2, "AUDIT_BUCKET"},
 		{nil, []string{"lookup", "--local", "--out", dir, "bad id!"}, 2, "sessionId"},
 		{nil, []string{"backfill", "--local", "--out", dir, "--last", "31"}, 2, "--last"},
+		{nil, []string{"run", "--local", "--out", dir, "--account", "12345"}, 2, "--account"},
 		{nil, []string{"backfill", "--local", "--out", dir, "--last", "2", "--start", "2026-11-24T00:00:00Z"}, 2, "not both"},
 	} {
 		_, stderr, code := run(t, tt.env, tt.args...)

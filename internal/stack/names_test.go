@@ -1,6 +1,9 @@
 package stack_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,5 +64,29 @@ func TestNamesFitAnyStack(t *testing.T) {
 		if checkParameter(p, bad) == nil {
 			t.Errorf("GlueDatabaseName accepts %q", bad)
 		}
+	}
+}
+
+// TestReadmeMatchesTheTemplate: what the README says of the role's listing
+// grant and of retries is what the template deploys.
+func TestReadmeMatchesTheTemplate(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(raw)), " ") // lines joined, as a reader reads them
+	s := resolve(t, loadTemplate(t), defaults)
+	policy := fmt.Sprint(s.props(t, "SessionAuditRole")["Policies"])
+	for _, folder := range []string{"manifests", "sessions"} {
+		if strings.Contains(policy, "ssm-sessions/"+folder+"/*") && !strings.Contains(readme, "`<prefix>/"+folder+"/*`") {
+			t.Errorf("the role lets the function list %s/*, and the README does not say so", folder)
+		}
+	}
+	retries := scalarString(asMap(s.props(t, "SessionAuditFunction")["EventInvokeConfig"])["MaximumRetryAttempts"])
+	if retries == "0" && (strings.Contains(readme, "schedule's retry") && strings.Contains(readme, "catches up") && !strings.Contains(readme, "`MaximumRetryAttempts: 0`")) {
+		t.Error("Lambda does not retry a failed export (MaximumRetryAttempts 0), and the README does not say so")
+	}
+	if retries == "0" && strings.Contains(readme, "the schedule's retry or the next run catches up") {
+		t.Error("the README says the schedule's retry catches up; MaximumRetryAttempts is 0")
 	}
 }
