@@ -104,9 +104,16 @@ func TestExitCodes(t *testing.T) {
 	}
 	// Failed work: the bucket does not exist on the S3 server.
 	startAWS(t, "no-such-bucket")
-	_, stderr, code := run(t, proc, "run", "--account", "111122223333")
+	twoDays := write("twodays.json", `{"start":"2026-11-24T00:00:00Z","end":"2026-11-26T00:00:00Z"}`)
+	_, stderr, code := run(t, proc, "run", "--account", "111122223333", "--event", twoDays)
 	if code != 1 || !strings.Contains(stderr, "NoSuchBucket") {
 		t.Errorf("run against a missing bucket: exit %d, %s; want 1", code, stderr)
+	}
+	// The error names each slot it did not write once.
+	for _, slot := range []string{"2026-11-24T00:00:00Z/2026-11-25T00:00:00Z", "2026-11-25T00:00:00Z/2026-11-26T00:00:00Z"} {
+		if n := strings.Count(stderr[strings.LastIndex(stderr, "session-audit run:"):], slot); n != 1 {
+			t.Errorf("the error names slot %s %d times, want once:\n%s", slot, n, stderr)
+		}
 	}
 }
 
