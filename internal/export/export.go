@@ -388,8 +388,9 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 
 // recordKept notes in a kept slot's manifest what the export that kept it
 // found, above all the sessions still active in the slot now: later runs
-// reopen the slot for those, not for the count of the kept export, which a
-// filter change or expired History can leave above zero for good. The
+// reopen the slot for those, not for the count recorded when its object was
+// written, which a filter change or expired History can leave above zero
+// for good (the slot would be reopened, and kept, by every run). The
 // manifest's object and evidence stay as they were. The write is
 // conditional on the manifest read; when another export changed it
 // meanwhile, theirs stands. It returns the manifest left in place.
