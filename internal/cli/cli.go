@@ -192,7 +192,7 @@ func addLocal(fs *flag.FlagSet, withSwitch bool) localFlags {
 	}
 	if withSwitch {
 		lf.local = fs.Bool("local", false, "use the built-in emulators instead of AWS")
-		lf.account = fs.String("account", "", "account id written to the rows and keys (default: STS GetCallerIdentity; 123456789012 with --local)")
+		lf.account = fs.String("account", "", "account id written to the rows and keys (default: STS GetCallerIdentity for run and backfill, none for lookup, which makes no STS call; 123456789012 with --local)")
 	}
 	return lf
 }
