@@ -103,6 +103,8 @@ func TestResourceTypes(t *testing.T) {
 		"QueryDocumentsOutsideAllowList": "AWS::Athena::NamedQuery",
 		"QueryOutsideBusinessHours":      "AWS::Athena::NamedQuery",
 		"QuerySessionById":               "AWS::Athena::NamedQuery",
+		"QueryNoTranscript":              "AWS::Athena::NamedQuery",
+		"QueryActiveAtPeriodEnd":         "AWS::Athena::NamedQuery",
 		"FunctionErrorsAlarm":            "AWS::CloudWatch::Alarm",
 		"ScheduleDeadLetterAlarm":        "AWS::CloudWatch::Alarm",
 		"FailureQueueAlarm":              "AWS::CloudWatch::Alarm",
@@ -666,8 +668,8 @@ func TestNamedQueriesAreSavedInTheWorkGroup(t *testing.T) {
 			t.Errorf("%s does not select from sessions with a dt filter (partition pruning):\n%s", id, sql)
 		}
 	}
-	if len(qs) != 7 {
-		t.Errorf("%d named queries, want 7", len(qs))
+	if len(qs) != 9 {
+		t.Errorf("%d named queries, want 9", len(qs))
 	}
 }
 
