@@ -3,6 +3,7 @@ package auditreport
 import (
 	"context"
 	"encoding/json"
+	"github.com/session-audit/session-audit/internal/findings"
 )
 
 // Response is what the function answers.
@@ -35,4 +36,13 @@ func (r *Reporter) Handle(ctx context.Context, raw json.RawMessage) (*Response, 
 		out.Findings[f.ID] = f.Count
 	}
 	return out, nil
+}
+
+// FindingIDs lists the findings' ids in the report's order.
+func FindingIDs() []string {
+	var out []string
+	for _, f := range findings.All {
+		out = append(out, f.ID)
+	}
+	return out
 }

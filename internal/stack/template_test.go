@@ -108,6 +108,12 @@ func TestResourceTypes(t *testing.T) {
 		"FunctionErrorsAlarm":            "AWS::CloudWatch::Alarm",
 		"ScheduleDeadLetterAlarm":        "AWS::CloudWatch::Alarm",
 		"FailureQueueAlarm":              "AWS::CloudWatch::Alarm",
+		"SessionAuditReportFunction":     "AWS::Serverless::Function",
+		"SessionAuditReportRole":         "AWS::IAM::Role",
+		"ReportLogGroup":                 "AWS::Logs::LogGroup",
+		"ReportScheduleDeadLetterQueue":  "AWS::SQS::Queue",
+		"ReportErrorsAlarm":              "AWS::CloudWatch::Alarm",
+		"ReportScheduleDeadLetterAlarm":  "AWS::CloudWatch::Alarm",
 	}
 	for _, tc := range []struct {
 		name   string
