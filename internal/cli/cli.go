@@ -323,6 +323,7 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	s.Print(c.stdout)
 	fmt.Fprintf(c.stdout, "\nManifests: %s\n", filepath.Join(bucketDir, t.cfg.Prefix, "manifests"))
+	fmt.Fprintf(c.stdout, "\n%s\n", summary.ReportHint)
 	return nil
 }
 

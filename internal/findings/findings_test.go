@@ -61,3 +61,20 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivileged(t *testing.T) {
+	p := findings.Defaults()
+	for owner, want := range map[string]bool{
+		"arn:aws:iam::123456789012:root":                             true,
+		"arn:aws:sts::123456789012:assumed-role/Break_Glass/zoe":     true,
+		"arn:aws:sts::123456789012:assumed-role/break-glass-admin/x": true,
+		"arn:aws:sts::123456789012:assumed-role/BreakGlass/x":        true,
+		"arn:aws:iam::123456789012:user/rooted":                      false,
+		"arn:aws:sts::123456789012:assumed-role/break--glass/x":      false,
+		"arn:aws:iam::123456789012:user/alice":                       false,
+	} {
+		if got := p.Privileged(owner); got != want {
+			t.Errorf("Privileged(%s) = %v, want %v", owner, got, want)
+		}
+	}
+}

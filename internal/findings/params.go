@@ -137,3 +137,42 @@ func (p Params) Location() *time.Location {
 	}
 	return loc
 }
+
+// Privileged says whether an owner ARN matches one of the privileged-owner
+// patterns, as the SQL's lower(owner) LIKE does: the same judgement for
+// code that reads the Parquet files directly.
+func (p Params) Privileged(owner string) bool {
+	o := strings.ToLower(owner)
+	for _, pat := range p.PrivilegedOwners {
+		if like(pat, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// like matches SQL LIKE without an escape character: % any text, _ any
+// one character.
+func like(pat, s string) bool {
+	p, r := []rune(pat), []rune(s)
+	// dp over positions: m[j] says whether p[:i] matches r[:j].
+	m := make([]bool, len(r)+1)
+	m[0] = true
+	for _, c := range p {
+		next := make([]bool, len(r)+1)
+		switch c {
+		case '%':
+			seen := false
+			for j := range m {
+				seen = seen || m[j]
+				next[j] = seen
+			}
+		default:
+			for j := 1; j <= len(r); j++ {
+				next[j] = m[j-1] && (c == '_' || c == r[j-1])
+			}
+		}
+		m = next
+	}
+	return m[len(r)]
+}
