@@ -83,6 +83,6 @@ report-screenshot:
 	@command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
 	@page=$$($(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
 	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-		--disable-sync --no-first-run --user-data-dir="$$profile" --hide-scrollbars --window-size=1200,2600 \
+		--disable-sync --no-first-run --user-data-dir="$$profile" --hide-scrollbars --window-size=1100,2300 \
 		--screenshot="$(abspath $(REPORT_PNG))" "file://$$page" 2>/dev/null; rc=$$?; rm -rf "$$profile"; \
 	test $$rc -eq 0 && echo "$(REPORT_PNG) from $$page"

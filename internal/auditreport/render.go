@@ -2,8 +2,10 @@ package auditreport
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html/template"
+	"slices"
 	"strconv"
 	"time"
 
@@ -59,7 +61,10 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	// Sessions per day, stacked by status.
 	var days, statuses []string
 	seen := map[string]bool{}
-	for _, st := range s.ByStatus {
+	// The biggest status at the bottom, in the first colour.
+	byCount := slices.Clone(s.ByStatus)
+	slices.SortStableFunc(byCount, func(a, b Count) int { return cmp.Compare(b.Count, a.Count) })
+	for _, st := range byCount {
 		statuses = append(statuses, st.Key)
 	}
 	for _, d := range s.PerDay {

@@ -109,7 +109,7 @@ func Heatmap(title string, rows, cols []string, counts [][]int64) template.HTML 
 
 // Bars draws one horizontal bar per label.
 func Bars(title string, labels []string, values []int64) template.HTML {
-	const row, left, w = 20, 300, 720
+	const row, left, w = 20, 320, 760
 	h := row*len(labels) + 8
 	var peak int64
 	for _, v := range values {
@@ -124,8 +124,8 @@ func Bars(title string, labels []string, values []int64) template.HTML {
 			bw = float64(w-left-70) * float64(values[i]) / float64(peak)
 		}
 		shown := l
-		if r := []rune(l); len(r) > 48 {
-			shown = "…" + string(r[len(r)-47:])
+		if r := []rune(l); len(r) > 44 {
+			shown = "…" + string(r[len(r)-43:])
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end">%s</text>`, left-6, y+13, esc(shown))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" data-key="%s" data-value="%d"><title>%s: %d</title></rect>`,
