@@ -1,8 +1,12 @@
 package auditreport
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,14 +36,19 @@ type AthenaAPI interface {
 	ResultsAPI
 }
 
-// Result is one query's answer: the header and the rows, NULL as nil.
+// Result is one query's answer: the header, the row count and the rows
+// kept in memory (NULL as nil): all of them for the aggregates, the first
+// sampleRows for a finding, whose every row goes to its CSV file instead.
 type Result struct {
 	Name    string      `json:"name"`
 	ID      string      `json:"queryExecutionId"`
 	Scanned int64       `json:"dataScannedInBytes"`
+	Count   int         `json:"rows"`
 	Columns []string    `json:"-"`
 	Types   []string    `json:"-"`
 	Rows    [][]*string `json:"-"`
+	// csv is the file every row was written to, for a finding.
+	csv *os.File
 }
 
 // QueryError is a query that did not succeed.
@@ -57,9 +66,17 @@ type runner struct {
 	workGroup, database string
 	poll                time.Duration
 	sleep               func(context.Context, time.Duration) error
+	// tempDir holds the findings' CSV files until they are uploaded.
+	tempDir string
 }
 
-type named struct{ name, sql string }
+// named is a query; keep says how many rows to hold in memory (-1: all),
+// toCSV whether every row goes to a CSV file.
+type named struct {
+	name, sql string
+	keep      int
+	toCSV     bool
+}
 
 // runAll starts every query, then waits for each and reads its rows. The
 // first failure is returned with its query id.
@@ -78,8 +95,9 @@ func (r *runner) runAll(ctx context.Context, qs []named) ([]Result, error) {
 	}
 	results := make([]Result, len(qs))
 	for i, q := range qs {
-		res, err := r.wait(ctx, q.name, ids[i])
+		res, err := r.wait(ctx, q, ids[i])
 		if err != nil {
+			closeAll(results)
 			return nil, err
 		}
 		results[i] = res
@@ -87,7 +105,18 @@ func (r *runner) runAll(ctx context.Context, qs []named) ([]Result, error) {
 	return results, nil
 }
 
-func (r *runner) wait(ctx context.Context, name, id string) (Result, error) {
+// closeAll removes the results' CSV files.
+func closeAll(rs []Result) {
+	for _, res := range rs {
+		if res.csv != nil {
+			res.csv.Close()
+			os.Remove(res.csv.Name())
+		}
+	}
+}
+
+func (r *runner) wait(ctx context.Context, q named, id string) (Result, error) {
+	name := q.name
 	delay := r.poll
 	for {
 		out, err := r.api.GetQueryExecution(ctx, &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(id)})
@@ -97,7 +126,7 @@ func (r *runner) wait(ctx context.Context, name, id string) (Result, error) {
 		st := out.QueryExecution.Status
 		switch st.State {
 		case types.QueryExecutionStateSucceeded:
-			res, err := r.results(ctx, name, id)
+			res, err := r.results(ctx, q, id)
 			if out.QueryExecution.Statistics != nil {
 				res.Scanned = aws.ToInt64(out.QueryExecution.Statistics.DataScannedInBytes)
 			}
@@ -112,8 +141,23 @@ func (r *runner) wait(ctx context.Context, name, id string) (Result, error) {
 	}
 }
 
-func (r *runner) results(ctx context.Context, name, id string) (Result, error) {
-	res := Result{Name: name, ID: id}
+func (r *runner) results(ctx context.Context, q named, id string) (res Result, err error) {
+	name := q.name
+	res = Result{Name: name, ID: id}
+	var w *csv.Writer
+	var buf *bufio.Writer
+	if q.toCSV {
+		if res.csv, err = os.CreateTemp(r.tempDir, "finding-*.csv"); err != nil {
+			return Result{}, fmt.Errorf("athena query %s (%s): %w", id, name, err)
+		}
+		defer func() {
+			if err != nil {
+				closeAll([]Result{res})
+			}
+		}()
+		buf = bufio.NewWriterSize(res.csv, 1<<16)
+		w = csv.NewWriter(buf)
+	}
 	in := &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id), MaxResults: aws.Int32(1000)}
 	first := true
 	for {
@@ -126,19 +170,45 @@ func (r *runner) results(ctx context.Context, name, id string) (Result, error) {
 				res.Columns = append(res.Columns, aws.ToString(c.Name))
 				res.Types = append(res.Types, aws.ToString(c.Type))
 			}
+			if w != nil {
+				if err := w.Write(res.Columns); err != nil {
+					return Result{}, fmt.Errorf("athena query %s (%s): csv: %w", id, name, err)
+				}
+			}
 		}
+		rec := make([]string, len(res.Columns))
 		for i, row := range out.ResultSet.Rows {
 			if first && i == 0 {
 				continue // the header row
 			}
-			vals := make([]*string, len(row.Data))
-			for j, d := range row.Data {
-				vals[j] = d.VarCharValue
+			res.Count++
+			if q.keep < 0 || len(res.Rows) < q.keep {
+				vals := make([]*string, len(row.Data))
+				for j, d := range row.Data {
+					vals[j] = d.VarCharValue
+				}
+				res.Rows = append(res.Rows, vals)
 			}
-			res.Rows = append(res.Rows, vals)
+			if w != nil {
+				for j := range rec {
+					rec[j] = ""
+					if j < len(row.Data) {
+						rec[j] = aws.ToString(row.Data[j].VarCharValue)
+					}
+				}
+				if err := w.Write(rec); err != nil {
+					return Result{}, fmt.Errorf("athena query %s (%s): csv: %w", id, name, err)
+				}
+			}
 		}
 		first = false
 		if out.NextToken == nil {
+			if w != nil {
+				w.Flush()
+				if err := errors.Join(w.Error(), buf.Flush()); err != nil {
+					return Result{}, fmt.Errorf("athena query %s (%s): csv: %w", id, name, err)
+				}
+			}
 			return res, nil
 		}
 		in.NextToken = out.NextToken

@@ -29,29 +29,29 @@ func aggregates(p findings.Params, w findings.Window, coverageTable string) []na
 	where := findings.Where(w)
 	local := findings.Local(p)
 	qs := []named{
-		{qPerDay, fmt.Sprintf(`SELECT dt AS day, coalesce(status, '') AS status, count(*) AS sessions
+		{name: qPerDay, keep: -1, sql: fmt.Sprintf(`SELECT dt AS day, coalesce(status, '') AS status, count(*) AS sessions
 FROM sessions
 WHERE %s
 GROUP BY dt, coalesce(status, '')
 ORDER BY day, status`, where)},
-		{qHeatmap, fmt.Sprintf(`SELECT day_of_week(%s) AS weekday, hour(%s) AS hour, count(*) AS sessions
+		{name: qHeatmap, keep: -1, sql: fmt.Sprintf(`SELECT day_of_week(%s) AS weekday, hour(%s) AS hour, count(*) AS sessions
 FROM sessions
 WHERE %s
 GROUP BY 1, 2
 ORDER BY 1, 2`, local, local, where)},
-		{qOwners, fmt.Sprintf(`SELECT coalesce(owner, '') AS owner, count(*) AS sessions, count(DISTINCT target) AS targets
+		{name: qOwners, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(owner, '') AS owner, count(*) AS sessions, count(DISTINCT target) AS targets
 FROM sessions
 WHERE %s
 GROUP BY 1
 ORDER BY sessions DESC, owner
 LIMIT %d`, where, topN)},
-		{qTargets, fmt.Sprintf(`SELECT coalesce(target, '') AS target, count(*) AS sessions, count(DISTINCT owner) AS owners
+		{name: qTargets, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(target, '') AS target, count(*) AS sessions, count(DISTINCT owner) AS owners
 FROM sessions
 WHERE %s
 GROUP BY 1
 ORDER BY sessions DESC, target
 LIMIT %d`, where, topN)},
-		{qDurations, fmt.Sprintf(`SELECT CASE
+		{name: qDurations, keep: -1, sql: fmt.Sprintf(`SELECT CASE
          WHEN duration_seconds IS NULL THEN 0
          WHEN duration_seconds < 60 THEN 1
          WHEN duration_seconds < 600 THEN 2
@@ -63,7 +63,7 @@ FROM sessions
 WHERE %s
 GROUP BY 1
 ORDER BY 1`, where)},
-		{qDocuments, fmt.Sprintf(`SELECT coalesce(document_name, '%s') AS document, count(*) AS sessions
+		{name: qDocuments, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(document_name, '%s') AS document, count(*) AS sessions
 FROM sessions
 WHERE %s
 GROUP BY 1
@@ -71,7 +71,7 @@ ORDER BY sessions DESC, document`, findings.DefaultShell, where)},
 	}
 	if coverageTable != "" {
 		first, last := w.Dates()
-		qs = append(qs, named{qCoverage, fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported
+		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported
 FROM %s
 WHERE dt BETWEEN '%s' AND '%s'
 GROUP BY account_id, region

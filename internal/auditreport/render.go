@@ -136,11 +136,8 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 		res := s.results[f.ID]
 		def, _ := findings.ByID(f.ID)
 		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
-		for i, row := range res.Rows {
-			if i == sampleRows {
-				fv.More = len(res.Rows) - sampleRows
-				break
-			}
+		fv.More = res.Count - len(res.Rows)
+		for _, row := range res.Rows {
 			cells := make([]string, len(row))
 			for j, x := range row {
 				cells[j] = str(x)

@@ -9,9 +9,9 @@ package auditreport
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -48,6 +48,9 @@ type Reporter struct {
 	// Sleep waits (default a timer).
 	Poll  time.Duration
 	Sleep func(context.Context, time.Duration) error
+	// TempDir holds the findings' CSV files until they are uploaded
+	// (default the system's, /tmp in Lambda).
+	TempDir string
 }
 
 // FindingResult is one finding in summary.json.
@@ -116,13 +119,13 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			if c.CoverageTable == "" {
 				continue
 			}
-			qs = append(qs, named{f.ID, strings.Replace(f.SQL(c.Params, w), "FROM coverage", "FROM "+c.CoverageTable, 1)})
+			qs = append(qs, named{name: f.ID, sql: strings.Replace(f.SQL(c.Params, w), "FROM coverage", "FROM "+c.CoverageTable, 1), keep: sampleRows, toCSV: true})
 			continue
 		}
-		qs = append(qs, named{f.ID, f.SQL(c.Params, w)})
+		qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: sampleRows, toCSV: true})
 	}
 	qs = append(qs, aggregates(c.Params, w, c.CoverageTable)...)
-	run := &runner{api: r.Athena, workGroup: c.WorkGroup, database: c.Database, poll: r.Poll, sleep: r.Sleep}
+	run := &runner{api: r.Athena, workGroup: c.WorkGroup, database: c.Database, poll: r.Poll, sleep: r.Sleep, tempDir: r.TempDir}
 	if run.poll <= 0 {
 		run.poll = 500 * time.Millisecond
 	}
@@ -133,6 +136,7 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer closeAll(results)
 	ms, err := readManifests(ctx, r.S3, c.Bucket, c.Prefix, req.From, req.To)
 	if err != nil {
 		return nil, err
@@ -156,36 +160,30 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	if err := s.fill(); err != nil {
 		return nil, err
 	}
-	objects := map[string][]byte{}
+	objects := map[string]io.ReadSeeker{}
 	for _, f := range findings.All {
 		res, ok := s.results[f.ID]
 		if !ok {
 			continue
 		}
 		name := f.ID + ".csv"
-		body, err := toCSV(res)
-		if err != nil {
-			return nil, fmt.Errorf("finding %s: %w", f.ID, err)
-		}
-		objects[folder+name] = body
-		s.Findings = append(s.Findings, FindingResult{ID: f.ID, Title: f.Title, Count: len(res.Rows), CSV: name, QueryID: res.ID, Scanned: res.Scanned})
+		objects[folder+name] = res.csv
+		s.Findings = append(s.Findings, FindingResult{ID: f.ID, Title: f.Title, Count: res.Count, CSV: name, QueryID: res.ID, Scanned: res.Scanned})
 	}
 	page, err := render(s, c.Params)
 	if err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)
 	}
-	objects[folder+"report.html"] = page
+	objects[folder+"report.html"] = bytes.NewReader(page)
 	js, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	objects[folder+"summary.json"] = append(js, '\n')
+	objects[folder+"summary.json"] = bytes.NewReader(append(js, '\n'))
 	// report.html last: its presence says the report is whole.
 	order := []string{folder + "summary.json"}
-	for k := range objects {
-		if strings.HasSuffix(k, ".csv") {
-			order = append(order, k)
-		}
+	for _, f := range s.Findings {
+		order = append(order, folder+f.CSV)
 	}
 	order = append(order, folder+"report.html")
 	for _, k := range order {
@@ -193,8 +191,12 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		if strings.HasSuffix(k, ".html") {
 			ct = "text/html; charset=utf-8"
 		}
+		body := objects[k]
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("write %s: %w", k, err)
+		}
 		if _, err := r.S3.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(c.Bucket), Key: aws.String(k), Body: bytes.NewReader(objects[k]), ContentType: aws.String(ct),
+			Bucket: aws.String(c.Bucket), Key: aws.String(k), Body: body, ContentType: aws.String(ct),
 		}); err != nil {
 			return nil, fmt.Errorf("write %s: %w", k, err)
 		}
@@ -226,25 +228,4 @@ func (r *Reporter) notify(ctx context.Context, s *Summary) error {
 		return fmt.Errorf("notify %s: %w", r.Config.Topic, err)
 	}
 	return nil
-}
-
-func toCSV(res Result) ([]byte, error) {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	if err := w.Write(res.Columns); err != nil {
-		return nil, err
-	}
-	for _, row := range res.Rows {
-		rec := make([]string, len(row))
-		for i, v := range row {
-			if v != nil {
-				rec[i] = *v
-			}
-		}
-		if err := w.Write(rec); err != nil {
-			return nil, err
-		}
-	}
-	w.Flush()
-	return b.Bytes(), w.Error()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/session-audit/session-audit/internal/athenafake"
 	"github.com/session-audit/session-audit/internal/auditreport"
@@ -39,6 +40,8 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	kind := fs.String("kind", auditreport.Weekly, "weekly (the last whole week) or monthly (the last whole month) before now")
 	fromS := fs.String("from", "", "custom period start, RFC 3339 UTC (with --to)")
 	toS := fs.String("to", "", "custom period end, RFC 3339 UTC (with --from)")
+	serve := fs.Bool("serve", false, "only serve the S3 and Athena emulators over --out, print their endpoints, and wait (for measuring the report apart from them)")
+	remote := fs.Bool("remote", false, "use the emulators at AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_ATHENA (started by --serve) instead of starting them")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -55,6 +58,9 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 		prefix = "ssm-sessions"
 	}
 	bucketDir := emulators.BucketDir(*lf.out, LocalBucket)
+	if *remote {
+		return c.remoteReport(ctx, prefix, event)
+	}
 	if _, err := os.Stat(filepath.Join(bucketDir, prefix, "manifests")); err != nil {
 		fmt.Fprintf(c.stderr, "report: no export under %s yet: running the demo export first\n", *lf.out)
 		demo := *c
@@ -86,7 +92,50 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ends with Close
 	defer srv.Close()
+	if *serve {
+		fmt.Fprintf(c.stdout, "AWS_ENDPOINT_URL_S3=%s\nAWS_ENDPOINT_URL_ATHENA=http://%s\n", emu.S3URL, ln.Addr())
+		<-ctx.Done()
+		return nil
+	}
 
+	out, err := c.makeReport(ctx, prefix, event, "http://"+ln.Addr().String(), s3c)
+	if err != nil {
+		return err
+	}
+	folder := auditreport.Request{Kind: out.Kind}
+	folder.From, _ = time.Parse(time.RFC3339, out.From)
+	folder.To, _ = time.Parse(time.RFC3339, out.To)
+	page, err := filepath.Abs(filepath.Join(bucketDir, filepath.FromSlash(folder.Folder(prefix)), "report.html"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, page)
+	return nil
+}
+
+// remoteReport makes the report against emulators another process serves.
+func (c *cmd) remoteReport(ctx context.Context, prefix, event string) error {
+	s3URL, athenaURL := c.getenv("AWS_ENDPOINT_URL_S3"), c.getenv("AWS_ENDPOINT_URL_ATHENA")
+	if s3URL == "" || athenaURL == "" {
+		return usageError{errors.New("--remote needs AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_ATHENA (from report --serve)")}
+	}
+	s3c := s3.New(s3.Options{
+		Region: emulators.Region, BaseEndpoint: aws.String(s3URL), UsePathStyle: true, HTTPClient: ssmfake.HTTPClient(),
+		Credentials:                credentials.NewStaticCredentialsProvider(emulators.AccessKey, emulators.SecretKey, ""),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	out, err := c.makeReport(ctx, prefix, event, athenaURL, s3c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, out.Location+"report.html")
+	return nil
+}
+
+// makeReport runs the report function's code against the Athena endpoint
+// and the S3 client, and says what it found on stderr.
+func (c *cmd) makeReport(ctx context.Context, prefix, event, athenaURL string, s3c auditreport.S3API) (*auditreport.Response, error) {
 	vars := map[string]string{
 		"AUDIT_BUCKET": LocalBucket, "AUDIT_PREFIX": prefix, "AUDIT_ATHENA_WORKGROUP": localWorkGroup,
 		"AUDIT_GLUE_DATABASE": localDatabase, "AUDIT_REPORT_TOPIC": "", "AUDIT_SLOT": "24h",
@@ -98,12 +147,12 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 		return c.getenv(k)
 	})
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	r := &auditreport.Reporter{
 		Config: cfg,
 		Athena: athena.New(athena.Options{
-			Region: emulators.Region, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+			Region: emulators.Region, BaseEndpoint: aws.String(athenaURL),
 			Credentials: credentials.NewStaticCredentialsProvider(emulators.AccessKey, emulators.SecretKey, ""),
 			HTTPClient:  ssmfake.HTTPClient(),
 		}),
@@ -113,14 +162,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	began := time.Now()
 	out, err := r.Handle(ctx, []byte(event))
 	if err != nil {
-		return err
-	}
-	folder := auditreport.Request{Kind: out.Kind}
-	folder.From, _ = time.Parse(time.RFC3339, out.From)
-	folder.To, _ = time.Parse(time.RFC3339, out.To)
-	page, err := filepath.Abs(filepath.Join(bucketDir, filepath.FromSlash(folder.Folder(prefix)), "report.html"))
-	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(c.stderr, "report: %s %s to %s, %d sessions, %d Athena queries in %s\n", out.Kind, out.From, out.To, out.Sessions, len(out.Queries), time.Since(began).Round(time.Millisecond))
 	for _, f := range auditreport.FindingIDs() {
@@ -128,6 +170,5 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 			fmt.Fprintf(c.stderr, "  %-14s %d\n", f, n)
 		}
 	}
-	fmt.Fprintln(c.stdout, page)
-	return nil
+	return out, nil
 }
