@@ -5,8 +5,10 @@
 // the stack's Glue catalog declares: their columns, and dt as a Hive
 // partition.
 //
-// It needs cgo (DuckDB): only tests and the local CLI import it, never a
-// function under functions/.
+// It needs cgo (DuckDB): only tests and the local CLI (behind the cgo build
+// tag) import it, never a function under functions/. Unlike Athena it does
+// not write result files to the workgroup's output location: results are
+// served from memory.
 package athenafake
 
 import (
