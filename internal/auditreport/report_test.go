@@ -407,6 +407,14 @@ func TestEmptyPeriod(t *testing.T) {
 			t.Errorf("%s has rows: %q", k, b)
 		}
 	}
+	// A rerun overwrites the same objects and adds none.
+	if _, err := e.reporter.Handle(context.Background(), json.RawMessage(`{"report":{"from":"2026-11-02T00:00:00Z","to":"2026-11-09T00:00:00Z"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	again := e.objects(t, "ssm-sessions/reports/")
+	if !slices.Equal(sortedKeys(again), sortedKeys(objs)) {
+		t.Errorf("the rerun left %v, the first run %v", sortedKeys(again), sortedKeys(objs))
+	}
 }
 
 func TestFailedQueryWritesNothing(t *testing.T) {
