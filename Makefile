@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: report report-screenshot build-SessionAuditReportFunction build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -75,3 +75,25 @@ run:
 
 clean:
 	rm -rf .aws-sam out bin
+
+## build-SessionAuditReportFunction: what `sam build` calls for the report function
+build-SessionAuditReportFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-report
+
+## report: the weekly audit report of the local export (`make run` makes one,
+## or this runs the demo export first) through the Athena emulator; prints
+## the path of report.html (REPORT_FLAGS: --kind monthly, --from/--to)
+report:
+	$(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)
+
+## report-screenshot: `make report`, then headless Chromium renders
+## report.html to docs/report.png (needs the Debian package chromium)
+REPORT_PNG ?= docs/report.png
+report-screenshot:
+	@command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
+	@page=$$($(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+		--disable-sync --no-first-run --user-data-dir="$$profile" --hide-scrollbars --window-size=1100,2300 \
+		--screenshot="$(abspath $(REPORT_PNG))" "file://$$page" 2>/dev/null; rc=$$?; rm -rf "$$profile"; \
+	test $$rc -eq 0 && echo "$(REPORT_PNG) from $$page"

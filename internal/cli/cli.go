@@ -58,6 +58,7 @@ Commands:
             [--start, --end), slot by slot; resumable: slots that already
             have a manifest are skipped unless --force
   lookup    look one session up by id (History, then Active); writes nothing
+  report    the audit report of the local export (Athena emulator); prints its path
   emulate   start the SSM emulator and the S3 server on local ports and print
             the environment that points the function at them
   help      print this help
@@ -112,6 +113,8 @@ func Main(args []string, env Env) int {
 		err = c.lookup(ctx, args[1:])
 	case "emulate":
 		err = c.emulate(ctx, args[1:])
+	case "report":
+		err = c.report(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -409,6 +412,7 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	s.Print(c.stdout)
 	fmt.Fprintf(c.stdout, "\nManifests: %s\n", filepath.Join(bucketDir, t.cfg.Prefix, "manifests"))
+	fmt.Fprintf(c.stdout, "\n%s\n", summary.ReportHint)
 	return nil
 }
 

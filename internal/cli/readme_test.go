@@ -51,7 +51,7 @@ func TestReadmeExamplesOnAnyDay(t *testing.T) {
 			t.Errorf("README command %q holds a fixed date: it fails once that date leaves the 30-day horizon", c)
 		}
 	}
-	idRE := regexp.MustCompile(`(?m)^Longest sessions:\n\s+\S+\s+\S+\s+(\S+) on `)
+	idRE := regexp.MustCompile(`(?m)^Longest sessions:[^\n]*\n\s+\S+\s+\S+\s+(\S+) on `)
 	for _, now := range []time.Time{
 		time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC),
 		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),

@@ -135,6 +135,14 @@ var (
 			h, wd := r.StartDate.UTC().Hour(), r.StartDate.UTC().Weekday()
 			return h < 8 || h >= 18 || wd == time.Saturday || wd == time.Sunday
 		},
+		"QueryNoTranscript": func(r archive.Row) bool {
+			return r.Status != "Failed" && r.S3OutputURL == "" && r.CloudWatchOutputURL == ""
+		},
+		// Pinned: the test runs the query with current_timestamp replaced by
+		// the fixture's clock (see pinClock).
+		"QueryActiveAtPeriodEnd": func(r archive.Row) bool {
+			return r.Status != "Failed" && (r.EndDate == nil || r.EndDate.After(fix.now))
+		},
 	}
 	// handmadeIn says which hand-made sessions each filtering query
 	// returns; the others must not appear.
@@ -144,6 +152,8 @@ var (
 		"QueryFailedSessions":            {idFailed},
 		"QueryDocumentsOutsideAllowList": {idCustomDoc},
 		"QueryOutsideBusinessHours":      {idSaturday},
+		"QueryNoTranscript":              {idRoot, idBreakGlass, idBreakUnder, idLong, idFourHours, idCustomDoc, idNoDoc, idSaturday},
+		"QueryActiveAtPeriodEnd":         nil,
 	}
 	handmade = []string{idRoot, idBreakGlass, idBreakUnder, idFailed, idLong, idFourHours, idCustomDoc, idNoDoc, idSaturday}
 )
@@ -158,7 +168,7 @@ func TestNamedQueriesOnTheExport(t *testing.T) {
 	for _, id := range ids {
 		q := qs[id]
 		t.Run(id, func(t *testing.T) {
-			sql := scalarString(q["QueryString"])
+			sql := pinClock(scalarString(q["QueryString"]), f.now)
 			switch id {
 			case "QuerySessionsPerOwnerPerDay":
 				checkPerOwnerPerDay(t, f, sql, q)
@@ -221,7 +231,16 @@ func checkNullDocuments(t *testing.T, f *fixture, query string) {
 	t.Logf("with the shell off the allow-list the query returns %d sessions, %s among them", len(got), idNoDoc)
 }
 
-// checkOrder checks the ORDER BY of the filtering queries.
+// pinClock replaces the named queries' current_date and current_timestamp
+// by the fixture's clock, so that the test does not depend on the wall
+// clock.
+func pinClock(query string, now time.Time) string {
+	query = strings.ReplaceAll(query, "current_date", "DATE '"+now.UTC().Format(time.DateOnly)+"'")
+	return strings.ReplaceAll(query, "current_timestamp", "TIMESTAMP '"+now.UTC().Format("2006-01-02 15:04:05.000")+"'")
+}
+
+// checkOrder checks the ORDER BY of the filtering queries: the longest
+// first for long sessions, the most recent first for the others.
 func checkOrder(t *testing.T, id string, res result) {
 	t.Helper()
 	if id == "QueryLongSessions" {
@@ -232,8 +251,8 @@ func checkOrder(t *testing.T, id string, res result) {
 		return
 	}
 	s := res.column(t, "start_date")
-	if !slices.IsSortedFunc(s, func(a, b any) int { return a.(time.Time).Compare(b.(time.Time)) }) {
-		t.Errorf("not ordered by start_date")
+	if !slices.IsSortedFunc(s, func(a, b any) int { return b.(time.Time).Compare(a.(time.Time)) }) {
+		t.Errorf("not ordered by start_date, most recent first")
 	}
 }
 

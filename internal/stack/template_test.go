@@ -103,9 +103,17 @@ func TestResourceTypes(t *testing.T) {
 		"QueryDocumentsOutsideAllowList": "AWS::Athena::NamedQuery",
 		"QueryOutsideBusinessHours":      "AWS::Athena::NamedQuery",
 		"QuerySessionById":               "AWS::Athena::NamedQuery",
+		"QueryNoTranscript":              "AWS::Athena::NamedQuery",
+		"QueryActiveAtPeriodEnd":         "AWS::Athena::NamedQuery",
 		"FunctionErrorsAlarm":            "AWS::CloudWatch::Alarm",
 		"ScheduleDeadLetterAlarm":        "AWS::CloudWatch::Alarm",
 		"FailureQueueAlarm":              "AWS::CloudWatch::Alarm",
+		"SessionAuditReportFunction":     "AWS::Serverless::Function",
+		"SessionAuditReportRole":         "AWS::IAM::Role",
+		"ReportLogGroup":                 "AWS::Logs::LogGroup",
+		"ReportScheduleDeadLetterQueue":  "AWS::SQS::Queue",
+		"ReportErrorsAlarm":              "AWS::CloudWatch::Alarm",
+		"ReportScheduleDeadLetterAlarm":  "AWS::CloudWatch::Alarm",
 	}
 	for _, tc := range []struct {
 		name   string
@@ -666,8 +674,8 @@ func TestNamedQueriesAreSavedInTheWorkGroup(t *testing.T) {
 			t.Errorf("%s does not select from sessions with a dt filter (partition pruning):\n%s", id, sql)
 		}
 	}
-	if len(qs) != 7 {
-		t.Errorf("%d named queries, want 7", len(qs))
+	if len(qs) != 9 {
+		t.Errorf("%d named queries, want 9", len(qs))
 	}
 }
 

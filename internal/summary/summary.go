@@ -1,11 +1,13 @@
 // Package summary reads the Parquet files of an export back from a folder
-// and prints the short compliance report of the local demo: sessions per
-// day, the busiest owners, the longest sessions, sessions by root or
-// break-glass roles, and where the files are.
+// and prints the short compliance report of the local demo: the period and
+// why sessions are missing, sessions by status and per day, the busiest
+// owners, the longest sessions, and the count of sessions by root or
+// break-glass roles before a few of them.
 package summary
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,16 +21,31 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/findings"
+	"github.com/session-audit/session-audit/internal/store"
 )
 
 // Summary is what the report says.
 type Summary struct {
-	Files    []string
-	Sessions int
-	PerDay   []Count
-	Owners   []Count
-	Longest  []archive.Row
-	Root     []archive.Row // root or break-glass owners
+	// Dir is the folder of the Parquet files; Files how many there are.
+	Dir   string
+	Files int
+	// From and To bound the exported slots, from the manifests beside the
+	// sessions folder (zero when there are none).
+	From, To time.Time
+	// Slots is the number of manifests; Pending the sessions they count as
+	// still active when their slot was exported (not in the archive yet).
+	Slots, Pending int
+	Sessions       int
+	ByStatus       []Count
+	PerDay         []Count
+	Owners         []Count
+	// Longest are the longest sessions: longest first, then the most recent,
+	// then by session id.
+	Longest []archive.Row
+	// Root are the sessions by root or break-glass owners (the findings'
+	// default patterns), the most recent first.
+	Root []archive.Row
 }
 
 // Count is a key and how many sessions it has.
@@ -37,51 +54,103 @@ type Count struct {
 	N   int
 }
 
-// Read loads every .parquet file below dir.
+// Read loads every .parquet file below dir (a <prefix>/sessions folder) and
+// the manifests of its sibling manifests folder.
 func Read(dir string, top int) (Summary, error) {
-	var s Summary
-	perDay, owners := map[string]int{}, map[string]int{}
+	s := Summary{Dir: dir}
+	privileged := findings.Defaults()
+	perDay, owners, status := map[string]int{}, map[string]int{}, map[string]int{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".parquet") {
 			return err
 		}
-		s.Files = append(s.Files, path)
+		s.Files++
 		rows, err := readFile(path)
 		if err != nil {
 			return err
 		}
 		for _, r := range rows {
 			s.Sessions++
-			perDay[r.StartDate.Format(time.DateOnly)]++
+			perDay[r.StartDate.UTC().Format(time.DateOnly)]++
 			owners[r.Owner]++
-			if IsPrivileged(r.Owner) {
+			status[r.Status]++
+			if privileged.Privileged(r.Owner) {
 				s.Root = append(s.Root, r)
 			}
 			s.Longest = append(s.Longest, r)
-			slices.SortFunc(s.Longest, func(a, b archive.Row) int { return cmp.Compare(dur(b), dur(a)) })
-			if len(s.Longest) > top {
-				s.Longest = s.Longest[:top]
-			}
+		}
+		slices.SortFunc(s.Longest, longestFirst)
+		if len(s.Longest) > top {
+			s.Longest = s.Longest[:top]
 		}
 		return nil
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("read parquet under %s: %w", dir, err)
 	}
+	if err := s.readManifests(filepath.Join(filepath.Dir(dir), "manifests")); err != nil {
+		return Summary{}, err
+	}
 	s.PerDay = counts(perDay, false)
+	s.ByStatus = counts(status, true)
 	s.Owners = counts(owners, true)
 	if len(s.Owners) > top {
 		s.Owners = s.Owners[:top]
 	}
-	slices.SortFunc(s.Root, func(a, b archive.Row) int { return a.StartDate.Compare(b.StartDate) })
+	slices.SortFunc(s.Root, func(a, b archive.Row) int {
+		if c := b.StartDate.Compare(a.StartDate); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SessionID, b.SessionID)
+	})
 	return s, nil
 }
 
+// longestFirst orders by duration (longest first), then start (most
+// recent first), then session id: no ties left to chance.
+func longestFirst(a, b archive.Row) int {
+	if c := cmp.Compare(dur(b), dur(a)); c != 0 {
+		return c
+	}
+	if c := b.StartDate.Compare(a.StartDate); c != 0 {
+		return c
+	}
+	return strings.Compare(a.SessionID, b.SessionID)
+}
+
+// readManifests takes the period and the pending count from the manifests.
+func (s *Summary) readManifests(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var m store.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("manifest %s: %w", path, err)
+		}
+		s.Slots++
+		s.Pending += m.ActivePending
+		if s.From.IsZero() || m.SlotStart.Before(s.From) {
+			s.From = m.SlotStart.UTC()
+		}
+		if m.SlotEnd.After(s.To) {
+			s.To = m.SlotEnd.UTC()
+		}
+		return nil
+	})
+}
+
 // IsPrivileged reports whether an owner ARN is the account root or a
-// break-glass role, the sessions auditors ask about first.
+// break-glass role (the findings' default privileged-owner patterns).
 func IsPrivileged(owner string) bool {
-	o := strings.ToLower(owner)
-	return strings.HasSuffix(o, ":root") || strings.Contains(o, "breakglass") || strings.Contains(o, "break-glass")
+	return findings.Defaults().Privileged(owner)
 }
 
 func dur(r archive.Row) int64 {
@@ -135,30 +204,47 @@ func counts(m map[string]int, byCount bool) []Count {
 	return out
 }
 
-// Print writes the report as text.
+// samples is how many privileged sessions Print lists.
+const samples = 5
+
+// Print writes the report as text: the period and what it holds, then
+// counts, then a few samples.
 func (s Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "%d sessions in %d Parquet files\n\nSessions per day (UTC):\n", s.Sessions, len(s.Files))
+	if !s.From.IsZero() {
+		fmt.Fprintf(w, "Period: %s to %s (%d slots with manifests)\n", s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Slots)
+	}
+	fmt.Fprintf(w, "%d sessions in %d Parquet files under %s\n", s.Sessions, s.Files, s.Dir)
+	fmt.Fprintf(w, "Sessions the emulator was seeded with but are not here: those still active at the export\n"+
+		"(%d, counted in the manifests as pending; the next scheduled run exports them) and those\n"+
+		"that started outside the exported slots.\n", s.Pending)
+	fmt.Fprintf(w, "\nSessions by status:\n")
+	for _, c := range s.ByStatus {
+		fmt.Fprintf(w, "  %6d  %s\n", c.N, c.Key)
+	}
+	fmt.Fprintf(w, "\nSessions per day (UTC):\n")
 	for _, c := range s.PerDay {
 		fmt.Fprintf(w, "  %s  %6d\n", c.Key, c.N)
 	}
-	fmt.Fprintf(w, "\nBusiest owners:\n")
+	fmt.Fprintf(w, "\nBusiest owners: most sessions first, ties by name\n")
 	for _, c := range s.Owners {
 		fmt.Fprintf(w, "  %6d  %s\n", c.N, c.Key)
 	}
-	fmt.Fprintf(w, "\nLongest sessions:\n")
+	fmt.Fprintf(w, "\nLongest sessions: ties by the most recent start, then by id\n")
 	for _, r := range s.Longest {
 		fmt.Fprintf(w, "  %9s  %s  %s on %s by %s\n", (time.Duration(dur(r)) * time.Second).String(), r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner)
 	}
-	fmt.Fprintf(w, "\nSessions by root or break-glass roles: %d\n", len(s.Root))
+	fmt.Fprintf(w, "\nSessions by root or break-glass roles: %d", len(s.Root))
+	if len(s.Root) > samples {
+		fmt.Fprintf(w, " (the %d most recent below; every one in the report's privileged.csv)", samples)
+	}
+	fmt.Fprintln(w)
 	for i, r := range s.Root {
-		if i == 10 {
-			fmt.Fprintf(w, "  ... and %d more\n", len(s.Root)-10)
+		if i == samples {
 			break
 		}
 		fmt.Fprintf(w, "  %s  %s on %s by %s (%s)\n", r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner, r.Status)
 	}
-	fmt.Fprintf(w, "\nFiles:\n")
-	for _, f := range s.Files {
-		fmt.Fprintf(w, "  %s\n", f)
-	}
 }
+
+// ReportHint names the full report; the demo prints it last.
+const ReportHint = "The full audit report (HTML with charts, a CSV per finding): make report"

@@ -1,0 +1,48 @@
+package auditreport
+
+import (
+	"context"
+	"encoding/json"
+	"github.com/session-audit/session-audit/internal/findings"
+)
+
+// Response is what the function answers.
+type Response struct {
+	Kind     string         `json:"kind"`
+	From     string         `json:"from"`
+	To       string         `json:"to"`
+	Location string         `json:"location"`
+	Sessions int64          `json:"sessions"`
+	Findings map[string]int `json:"findings"`
+	Queries  []Result       `json:"queries"`
+}
+
+// Handle decodes the event and makes its report: the Lambda handler.
+func (r *Reporter) Handle(ctx context.Context, raw json.RawMessage) (*Response, error) {
+	req, err := Decode(raw, r.Config.ArchiveStart, r.Now())
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.Run(ctx, req)
+	if err != nil {
+		if r.Logger != nil {
+			r.Logger.Error("report failed", "kind", req.Kind, "from", req.From, "to", req.To, "error", err.Error())
+		}
+		return nil, err
+	}
+	out := &Response{Kind: s.Kind, From: s.From.Format("2006-01-02T15:04:05Z"), To: s.To.Format("2006-01-02T15:04:05Z"),
+		Location: s.Location, Sessions: s.Sessions, Findings: map[string]int{}, Queries: s.Queries}
+	for _, f := range s.Findings {
+		out.Findings[f.ID] = f.Count
+	}
+	return out, nil
+}
+
+// FindingIDs lists the findings' ids in the report's order.
+func FindingIDs() []string {
+	var out []string
+	for _, f := range findings.All {
+		out = append(out, f.ID)
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+package auditreport
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/session-audit/session-audit/internal/store"
+)
+
+// Completeness is what the manifests say of the period: the evidence that
+// the sessions in the report are all the archive should hold.
+type Completeness struct {
+	// Targets are the account/region pairs with a manifest in the period.
+	Targets []string `json:"targets"`
+	// SlotsExpected is every slot of the period for every target (at least
+	// one target: the exporter's own).
+	SlotsExpected int `json:"slotsExpected"`
+	// SlotsWithManifests is the slots of the period that have a manifest.
+	SlotsWithManifests int `json:"slotsWithManifests"`
+	// SlotsMissing lists the first slots without a manifest.
+	SlotsMissing []string `json:"slotsMissing"`
+	// SessionsPending is the sessions the manifests count as still active
+	// when their slot was exported (not yet in the archive).
+	SessionsPending int `json:"sessionsPending"`
+	// RowsInManifests is the rows the manifests record: it equals the
+	// sessions Athena counts when the archive is whole.
+	RowsInManifests int64 `json:"rowsInManifests"`
+	// Coverage is the organization's coverage over the period, when the
+	// stack has coverage records.
+	Coverage *Coverage `json:"coverage"`
+}
+
+// Coverage counts targets (account × region) and those whose every run in
+// the period exported.
+type Coverage struct {
+	Targets int `json:"targets"`
+	Covered int `json:"covered"`
+}
+
+// ManifestAPI is what reading manifests needs of S3.
+type ManifestAPI interface {
+	store.ListAPI
+	store.GetAPI
+}
+
+// readManifests reads every manifest of the period's dt folders.
+func readManifests(ctx context.Context, api ManifestAPI, bucket, prefix string, from, to time.Time) ([]store.Manifest, error) {
+	var out []store.Manifest
+	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.AddDate(0, 0, 1) {
+		in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/manifests/dt=" + day.Format(time.DateOnly) + "/")}
+		for {
+			page, err := api.ListObjectsV2(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("list manifests of %s: %w", day.Format(time.DateOnly), err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if !strings.HasSuffix(key, ".json") {
+					continue
+				}
+				obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+				if err != nil {
+					return nil, fmt.Errorf("read manifest %s: %w", key, err)
+				}
+				body, err := io.ReadAll(obj.Body)
+				obj.Body.Close()
+				if err != nil {
+					return nil, fmt.Errorf("read manifest %s: %w", key, err)
+				}
+				var m store.Manifest
+				if err := json.Unmarshal(body, &m); err != nil {
+					return nil, fmt.Errorf("manifest %s: %w", key, err)
+				}
+				if !m.SlotStart.Before(from) && !m.SlotEnd.After(to) {
+					out = append(out, m)
+				}
+			}
+			if !aws.ToBool(page.IsTruncated) {
+				break
+			}
+			in.ContinuationToken = page.NextContinuationToken
+		}
+	}
+	return out, nil
+}
+
+// completeness counts the slots of [from, to) against the manifests.
+func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) Completeness {
+	c := Completeness{SlotsMissing: []string{}, Targets: []string{}}
+	have := map[string]bool{}
+	targets := map[string]bool{}
+	for _, m := range ms {
+		t := m.Account + "/" + m.Region
+		targets[t] = true
+		k := t + " " + m.SlotStart.UTC().Format(time.RFC3339)
+		if have[k] {
+			continue
+		}
+		have[k] = true
+		c.SlotsWithManifests++
+		c.SessionsPending += m.ActivePending
+		c.RowsInManifests += m.Rows
+	}
+	for t := range targets {
+		c.Targets = append(c.Targets, t)
+	}
+	sort.Strings(c.Targets)
+	names := c.Targets
+	if len(names) == 0 {
+		names = []string{"(the exporter's account/region)"}
+	}
+	for _, t := range names {
+		for s := from.UTC().Truncate(slot); s.Before(to); s = s.Add(slot) {
+			if s.Before(from) {
+				continue
+			}
+			c.SlotsExpected++
+			if !have[t+" "+s.Format(time.RFC3339)] && len(c.SlotsMissing) < 20 {
+				c.SlotsMissing = append(c.SlotsMissing, t+" "+s.Format(time.RFC3339))
+			}
+		}
+	}
+	return c
+}

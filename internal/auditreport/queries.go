@@ -1,0 +1,81 @@
+package auditreport
+
+import (
+	"fmt"
+
+	"github.com/session-audit/session-audit/internal/findings"
+)
+
+// Names of the aggregate queries behind the charts.
+const (
+	qPerDay    = "sessions-per-day-by-status"
+	qHeatmap   = "sessions-by-weekday-and-hour"
+	qOwners    = "top-owners"
+	qTargets   = "top-targets"
+	qDurations = "duration-distribution"
+	qDocuments = "documents-used"
+	qCoverage  = "coverage-by-target"
+)
+
+// topN is how many owners and targets the charts show.
+const topN = 15
+
+// durationBuckets are the duration chart's buckets, in order; the SQL
+// returns their index.
+var durationBuckets = []string{"no end", "< 1 min", "1-10 min", "10-60 min", "1-4 h", "4-12 h", "≥ 12 h"}
+
+// aggregates are the chart queries for the window.
+func aggregates(p findings.Params, w findings.Window, coverageTable string) []named {
+	where := findings.Where(w)
+	local := findings.Local(p)
+	qs := []named{
+		{name: qPerDay, keep: -1, sql: fmt.Sprintf(`SELECT dt AS day, coalesce(status, '') AS status, count(*) AS sessions
+FROM sessions
+WHERE %s
+GROUP BY dt, coalesce(status, '')
+ORDER BY day, status`, where)},
+		{name: qHeatmap, keep: -1, sql: fmt.Sprintf(`SELECT day_of_week(%s) AS weekday, hour(%s) AS hour, count(*) AS sessions
+FROM sessions
+WHERE %s
+GROUP BY 1, 2
+ORDER BY 1, 2`, local, local, where)},
+		{name: qOwners, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(owner, '') AS owner, count(*) AS sessions, count(DISTINCT target) AS targets
+FROM sessions
+WHERE %s
+GROUP BY 1
+ORDER BY sessions DESC, owner
+LIMIT %d`, where, topN)},
+		{name: qTargets, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(target, '') AS target, count(*) AS sessions, count(DISTINCT owner) AS owners
+FROM sessions
+WHERE %s
+GROUP BY 1
+ORDER BY sessions DESC, target
+LIMIT %d`, where, topN)},
+		{name: qDurations, keep: -1, sql: fmt.Sprintf(`SELECT CASE
+         WHEN duration_seconds IS NULL THEN 0
+         WHEN duration_seconds < 60 THEN 1
+         WHEN duration_seconds < 600 THEN 2
+         WHEN duration_seconds < 3600 THEN 3
+         WHEN duration_seconds < 14400 THEN 4
+         WHEN duration_seconds < 43200 THEN 5
+         ELSE 6 END AS bucket, count(*) AS sessions
+FROM sessions
+WHERE %s
+GROUP BY 1
+ORDER BY 1`, where)},
+		{name: qDocuments, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(document_name, '%s') AS document, count(*) AS sessions
+FROM sessions
+WHERE %s
+GROUP BY 1
+ORDER BY sessions DESC, document`, findings.DefaultShell, where)},
+	}
+	if coverageTable != "" {
+		first, last := w.Dates()
+		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported
+FROM %s
+WHERE dt BETWEEN '%s' AND '%s'
+GROUP BY account_id, region
+ORDER BY account_id, region`, coverageTable, first, last)})
+	}
+	return qs
+}

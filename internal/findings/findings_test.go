@@ -1,0 +1,80 @@
+package findings_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/session-audit/session-audit/internal/findings"
+)
+
+func TestFromEnvNamesTheBadVariable(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{findings.EnvBusinessHours, "8 to 18"},
+		{findings.EnvBusinessHours, "18-08"},
+		{findings.EnvBusinessHours, "00-25"},
+		{findings.EnvTimeZone, "Mars/Olympus"},
+		{findings.EnvTimeZone, "Local"},
+		{findings.EnvAllowedDocuments, "SSM-SessionManagerRunShell,bad'doc"},
+		{findings.EnvAllowedDocuments, " , "},
+		{findings.EnvLongSession, "four hours"},
+		{findings.EnvLongSession, "30s"},
+		{findings.EnvPrivilegedOwners, "%"},
+		{findings.EnvPrivilegedOwners, "%x' OR 1=1 --"},
+	} {
+		env := map[string]string{tc.name: tc.value}
+		_, err := findings.FromEnv(func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s=%q: error %v, want one naming %s", tc.name, tc.value, err, tc.name)
+		}
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	env := map[string]string{
+		findings.EnvBusinessHours: "07-19", findings.EnvTimeZone: "Europe/Berlin",
+		findings.EnvAllowedDocuments: "AWS-StartSSHSession, Corp-Shell", findings.EnvLongSession: "90m",
+		findings.EnvPrivilegedOwners: "%:ROOT,%admin%",
+	}
+	p, err := findings.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BusinessStart != 7 || p.BusinessEnd != 19 || p.TimeZone != "Europe/Berlin" || p.LongSession != 90*time.Minute ||
+		strings.Join(p.AllowedDocuments, "|") != "AWS-StartSSHSession|Corp-Shell" || strings.Join(p.PrivilegedOwners, "|") != "%:root|%admin%" {
+		t.Errorf("%+v", p)
+	}
+	sql, _ := findings.ByID("long")
+	if q := sql.SQL(p, findings.Window{From: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}); !strings.Contains(q, "duration_seconds > 5400") ||
+		!strings.Contains(q, "dt BETWEEN '2026-11-23' AND '2026-11-29'") || !strings.Contains(q, "start_date < TIMESTAMP '2026-11-30 00:00:00.000'") {
+		t.Errorf("long sessions over a week:\n%s", q)
+	}
+	if d, _ := findings.FromEnv(func(string) string { return "" }); d.TimeZone != "UTC" || d.LongSession != 4*time.Hour {
+		t.Errorf("defaults %+v", d)
+	}
+}
+
+func TestWords(t *testing.T) {
+	for d, w := range map[time.Duration]string{4 * time.Hour: "4h", 90 * time.Minute: "1h30m", 10 * time.Minute: "10m", 90 * time.Second: "1m30s"} {
+		if g := findings.Words(d); g != w {
+			t.Errorf("Words(%s) = %s, want %s", d, g, w)
+		}
+	}
+}
+
+func TestPrivileged(t *testing.T) {
+	p := findings.Defaults()
+	for owner, want := range map[string]bool{
+		"arn:aws:iam::123456789012:root":                             true,
+		"arn:aws:sts::123456789012:assumed-role/Break_Glass/zoe":     true,
+		"arn:aws:sts::123456789012:assumed-role/break-glass-admin/x": true,
+		"arn:aws:sts::123456789012:assumed-role/BreakGlass/x":        true,
+		"arn:aws:iam::123456789012:user/rooted":                      false,
+		"arn:aws:sts::123456789012:assumed-role/break--glass/x":      false,
+		"arn:aws:iam::123456789012:user/alice":                       false,
+	} {
+		if got := p.Privileged(owner); got != want {
+			t.Errorf("Privileged(%s) = %v, want %v", owner, got, want)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package summary_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/summary"
+)
+
+func write(t *testing.T, path string, rows []archive.Row) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := archive.NewWriter(f)
+	if err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func TestTiesAndCountsFirst(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	d := int64(600)
+	var rows []archive.Row
+	// Ten sessions of the same length and owner count: ties everywhere.
+	for i := range 10 {
+		rows = append(rows, archive.Row{SessionID: "s" + string(rune('a'+i)), Owner: "arn:aws:iam::1:user/u" + string(rune('a'+i%2)),
+			Status: "Terminated", StartDate: day.Add(time.Duration(i%3) * time.Hour), DurationSeconds: &d})
+	}
+	rows = append(rows, archive.Row{SessionID: "root", Owner: "arn:aws:iam::1:root", Status: "Failed", StartDate: day})
+	write(t, filepath.Join(dir, "p", "sessions", "dt=2026-11-23", "a.parquet"), rows)
+	s, err := summary.Read(filepath.Join(dir, "p", "sessions"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range s.Longest {
+		got = append(got, r.SessionID)
+	}
+	// Same duration: most recent start (hour 2: c, f, i) first, then by id.
+	if strings.Join(got, ",") != "sc,sf,si" {
+		t.Errorf("longest %v", got)
+	}
+	if len(s.ByStatus) != 2 || s.ByStatus[0] != (summary.Count{Key: "Terminated", N: 10}) || s.ByStatus[1] != (summary.Count{Key: "Failed", N: 1}) {
+		t.Errorf("by status %v", s.ByStatus)
+	}
+	var b bytes.Buffer
+	s.Print(&b)
+	out := b.String()
+	if i, j := strings.Index(out, "Sessions by root or break-glass roles: 1"), strings.Index(out, "root on "); i < 0 || j < i {
+		t.Errorf("the count does not come before the sample:\n%s", out)
+	}
+}
