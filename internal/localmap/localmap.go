@@ -62,7 +62,6 @@ func (r *Runner) Run(ctx context.Context, itemsKey string, invoke Invoke) (cover
 	n := max(r.Concurrency, 1)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	smArn := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:local/Export", r.Region, r.Account)
 	for i, it := range items {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -88,6 +87,15 @@ func (r *Runner) Run(ctx context.Context, itemsKey string, invoke Invoke) (cover
 		}()
 	}
 	wg.Wait()
+	return r.Write(ctx, results)
+}
+
+// Write stores finished child executions as the ResultWriter does:
+// SUCCEEDED_0.json and FAILED_0.json (JSON arrays, Transformation NONE)
+// and manifest.json under <prefix>/runs/<MapRunID>/. It returns the Map
+// state's ResultWriterDetails.
+func (r *Runner) Write(ctx context.Context, results []coverage.Execution) (coverage.ResultWriterDetails, error) {
+	smArn := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:local/Export", r.Region, r.Account)
 	var ok, failed []map[string]any
 	for _, e := range results {
 		doc := map[string]any{
