@@ -47,6 +47,8 @@ type Clients struct {
 	Region string
 	// Throttles counts the throttling answers the clients have retried.
 	Throttles *atomic.Int64
+	// Base derives the clients of other targets (NewTargets).
+	Base Base
 }
 
 // Retryer returns the retry policy of every client: adaptive mode, whose
@@ -96,7 +98,7 @@ func (r countingRetryer) IsErrorRetryable(err error) bool {
 
 // endpointVars are the environment variables that can point the clients
 // somewhere other than AWS.
-var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3"}
+var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"}
 
 // CheckEndpoint refuses an endpoint that would send requests, signed with
 // real credentials, in clear text over a network: plain HTTP is accepted
@@ -146,5 +148,6 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		Region:    cfg.Region,
 		Throttles: throttles,
+		Base:      Base{Config: cfg},
 	}, nil
 }
