@@ -116,7 +116,8 @@ func TestPlanScheduledFromOrganizations(t *testing.T) {
 		// Every item is an event the exporter accepts, as a scheduled run.
 		raw, _ := json.Marshal(it)
 		req, err := handler.Decode(raw)
-		if err != nil || req.Kind != handler.KindScheduled || !req.Time.Equal(time.Date(2026, 11, 25, 0, 15, 0, 0, time.UTC)) {
+		if err != nil || req.Kind != handler.KindScheduled || !req.Time.Equal(time.Date(2026, 11, 25, 0, 15, 0, 0, time.UTC)) ||
+			req.Account != it.Account || req.Region != it.Region {
 			t.Fatalf("item %s decodes to %+v, %v", raw, req, err)
 		}
 	}
@@ -186,8 +187,8 @@ func TestPlanBackfillChunks(t *testing.T) {
 		t.Fatalf("items = %+v\nwant %+v", its, want)
 	}
 	for _, it := range its {
-		raw, _ := json.Marshal(map[string]string{"start": it.Start, "end": it.End})
-		if req, err := handler.Decode(raw); err != nil || req.Kind != handler.KindBackfill {
+		raw, _ := json.Marshal(it)
+		if req, err := handler.Decode(raw); err != nil || req.Kind != handler.KindBackfill || req.Account != it.Account || req.Region != it.Region {
 			t.Fatalf("item %s: %+v %v", raw, req, err)
 		}
 	}

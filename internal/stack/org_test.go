@@ -250,7 +250,8 @@ func TestOrgFunctionEnvironment(t *testing.T) {
 	// config.Load; the ones the template does not give it have the
 	// exporter's defaults and do not affect Plan or Coverage.
 	ignored := map[string]bool{"AUDIT_FILTER_TARGET": true, "AUDIT_FILTER_OWNER": true, "AUDIT_FILTER_STATUS": true,
-		"AUDIT_FILTER_ACCESS_TYPE": true, "AUDIT_CONCURRENCY": true, "AUDIT_S3_PATH_STYLE": true}
+		"AUDIT_FILTER_ACCESS_TYPE": true, "AUDIT_CONCURRENCY": true, "AUDIT_S3_PATH_STYLE": true,
+		"AUDIT_MEMBER_ROLE": true, "AUDIT_MEMBER_EXTERNAL_ID": true}
 	for k := range read {
 		if _, ok := env[k]; !ok && !ignored[k] {
 			t.Errorf("the org function reads %s, which template.yaml does not set", k)
