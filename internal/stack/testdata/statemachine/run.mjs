@@ -1,5 +1,6 @@
 // Runs a state machine definition with aws-local-stepfunctions, for the Go
-// tests of internal/stack. Reads {"definition", "input", "url"} on stdin;
+// tests of internal/stack. Reads {"definition", "input", "url", "name" (the
+// execution name)} on stdin;
 // every Task state is answered by POSTing its effective input to url (the Go
 // test's server), which answers {"result": ...} or {"error", "cause"}.
 // Prints {"status", "output", "error", "cause"} on stdout.
@@ -11,7 +12,7 @@ const { StateMachine } = await import('aws-local-stepfunctions');
 
 let raw = '';
 for await (const chunk of process.stdin) raw += chunk;
-const { definition, input, url } = JSON.parse(raw);
+const { definition, input, url, name } = JSON.parse(raw);
 
 async function task(stateName, taskInput) {
   const res = await fetch(url + '/' + encodeURIComponent(stateName), {
@@ -37,7 +38,7 @@ collect(definition.States);
 
 const sm = new StateMachine(definition, { validationOptions: { checkPaths: true } });
 const retryIntervalOverrides = Object.fromEntries(Object.keys(handlers).map((n) => [n, 0]));
-const execution = sm.run(input, { overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides } });
+const execution = sm.run(input, { overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides }, context: { Execution: { Name: name } } });
 try {
   const output = await execution.result;
   process.stdout.write(JSON.stringify({ status: 'SUCCEEDED', output }));
