@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/session-audit/session-audit/internal/stsfake"
 )
 
 // targetPrefix is the X-Amz-Target namespace of the service.
@@ -70,8 +72,9 @@ type Fault struct {
 // Server is an in-memory Organizations endpoint. It implements
 // http.Handler and is safe for concurrent use.
 type Server struct {
-	root     string
-	pageSize int
+	root       string
+	pageSize   int
+	management string // when set, only its credentials may list
 
 	mu       sync.Mutex
 	accounts []Account           // sorted by ID
@@ -92,6 +95,14 @@ func WithPageSize(n int) Option {
 			s.pageSize = n
 		}
 	}
+}
+
+// WithManagementAccount makes the organization answer only requests
+// signed with credentials of account (as internal/stsfake issues them for
+// an assumed role there); any other caller gets AccessDeniedException, as
+// from a member account without delegated administration.
+func WithManagementAccount(account string) Option {
+	return func(s *Server) { s.management = account }
 }
 
 // WithAccounts adds accounts; see Add.
@@ -197,6 +208,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[op]++
+	if s.management != "" {
+		if id, ok := stsfake.IdentityOf(r); !ok || id.Account != s.management {
+			writeError(w, &apiError{AccessDenied, "You don't have permissions to access this resource."})
+			return
+		}
+	}
 	if e := s.injected(op); e != nil {
 		writeError(w, e)
 		return
