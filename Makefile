@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build build-SessionAuditFunction test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: build build-SessionAuditFunction build-OrgFunction run-org test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -22,6 +22,11 @@ build:
 build-SessionAuditFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit
+
+## build-OrgFunction: what `sam build` calls for the org function (org mode)
+build-OrgFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-org
 
 ## test: formatting, vet, every test, and a short fixed-time fuzz of each target
 test: lint unit fuzz
@@ -61,6 +66,11 @@ bench-function:
 ## run: the main job on the built-in emulators, then a report of what it wrote
 run:
 	$(GO) run ./cmd/session-audit demo --out out
+
+## run-org: one organization run on emulated accounts and regions (one
+## account without the reader role, one region not enabled); prints coverage
+run-org:
+	$(GO) run ./cmd/session-audit org --local --out out
 
 clean:
 	rm -rf .aws-sam out

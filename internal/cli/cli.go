@@ -53,6 +53,7 @@ Commands:
   backfill  export every slot of [--start, --end), slot by slot; resumable:
             slots that already have a manifest are skipped unless --force
   lookup    look one session up by id (History, then Active); writes nothing
+  org       one organization run (Plan, exports, Coverage) and its coverage table
   emulate   start the SSM emulator and the S3 server on local ports and print
             the environment that points the function at them
   help      print this help
@@ -101,6 +102,8 @@ func Main(args []string, env Env) int {
 		err = c.lookup(ctx, args[1:])
 	case "emulate":
 		err = c.emulate(ctx, args[1:])
+	case "org":
+		err = c.org(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -156,3 +156,16 @@ func (r *Runner) put(ctx context.Context, key string, v any) (int64, error) {
 	}
 	return int64(len(body)), nil
 }
+
+// Event returns the exporter's event from a child's input
+// ({"event": <item>}, what the ItemSelector builds), as the child's Task
+// passes it on ("Payload.$": "$.event").
+func Event(input []byte) ([]byte, error) {
+	var in struct {
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(input, &in); err != nil || len(in.Event) == 0 {
+		return nil, fmt.Errorf("child input is not {\"event\": ...}: %s", input)
+	}
+	return in.Event, nil
+}

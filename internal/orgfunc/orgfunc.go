@@ -155,12 +155,20 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.Export.PathStyle })
 	var org orgplan.OrgAPI
 	if cfg.OrgRoleARN != "" {
-		creds := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), cfg.OrgRoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "session-audit-org"
-		})
-		org = organizations.NewFromConfig(awsCfg, func(o *organizations.Options) { o.Credentials = aws.NewCredentialsCache(creds) })
+		org = OrganizationsClient(awsCfg, sts.NewFromConfig(awsCfg), cfg.OrgRoleARN)
 	}
 	return Wire(cfg, s3c, org, logger, metricsOut, getenv("AWS_LAMBDA_FUNCTION_NAME"), now), nil
+}
+
+// OrganizationsClient is an Organizations client whose credentials are
+// those of roleARN (the management account's listing role), assumed through
+// stsAPI and cached until shortly before they expire.
+func OrganizationsClient(awsCfg aws.Config, stsAPI stscreds.AssumeRoleAPIClient, roleARN string, optFns ...func(*organizations.Options)) *organizations.Client {
+	creds := stscreds.NewAssumeRoleProvider(stsAPI, roleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = "session-audit-org"
+	})
+	opts := append([]func(*organizations.Options){func(o *organizations.Options) { o.Credentials = aws.NewCredentialsCache(creds) }}, optFns...)
+	return organizations.NewFromConfig(awsCfg, opts...)
 }
 
 // Wire builds the handler from a configuration and clients (org is used
