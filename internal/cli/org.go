@@ -173,7 +173,8 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 		return nil, "", func() {}, fmt.Errorf("configuration: %w", err)
 	}
 	clients := emu.Clients()
-	base := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider(emulators.AccessKey, emulators.SecretKey, "")}
+	base := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider(emulators.AccessKey, emulators.SecretKey, ""),
+		HTTPClient: ssmfake.HTTPClient()}
 	stsClient := sts.NewFromConfig(base, func(o *sts.Options) { o.BaseEndpoint = aws.String(emu.STSURL) })
 	orgClient := orgfunc.OrganizationsClient(base, stsClient, ocfg.OrgRoleARN, func(o *organizations.Options) {
 		o.BaseEndpoint = aws.String("http://" + ln.Addr().String())

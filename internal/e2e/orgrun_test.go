@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/session-audit/session-audit/internal/app"
 	"github.com/session-audit/session-audit/internal/config"
@@ -89,7 +90,7 @@ func TestOrganizationRun(t *testing.T) {
 	t.Setenv("AUDIT_REGIONS", strings.Join(regions, ","))
 	t.Setenv("AUDIT_ORG_ROLE_ARN", "arn:aws:iam::"+mgmt+":role/"+listRole)
 	t.Setenv("AUDIT_EXCLUDE_ACCOUNTS", "888888888888")
-	h, err := orgfunc.New(context.Background(), os.Getenv, quiet, io.Discard, clock)
+	h, err := orgfunc.New(context.Background(), os.Getenv, quiet, io.Discard, clock, awsconfig.WithHTTPClient(ssmfake.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestOrganizationRun(t *testing.T) {
 	// Without the management role, Plan fails with Organizations' refusal
 	// and nothing is planned.
 	sts.RemoveRole(mgmt)
-	h2, err := orgfunc.New(context.Background(), os.Getenv, quiet, io.Discard, clock)
+	h2, err := orgfunc.New(context.Background(), os.Getenv, quiet, io.Discard, clock, awsconfig.WithHTTPClient(ssmfake.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/session-audit/session-audit/internal/orgfake"
+	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
 func client(t *testing.T, s *orgfake.Server) *organizations.Client {
@@ -25,6 +26,7 @@ func client(t *testing.T, s *orgfake.Server) *organizations.Client {
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   ssmfake.HTTPClient(), // see its doc: a race of the SDK with fast local servers
 	})
 }
 

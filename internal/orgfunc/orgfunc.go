@@ -132,8 +132,8 @@ var endpointVars = []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_
 // New reads the configuration through getenv, builds the clients and the
 // handler. EMF metrics go to metricsOut; now is the clock. Organizations is
 // reached through AUDIT_ORG_ROLE_ARN, assumed with the function's own
-// credentials.
-func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer, now func() time.Time) (*Handler, error) {
+// credentials. optFns adjust the SDK's default configuration (tests).
+func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer, now func() time.Time, optFns ...func(*config.LoadOptions) error) (*Handler, error) {
 	cfg, err := orgconfig.Load(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -145,7 +145,7 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 			}
 		}
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := config.LoadDefaultConfig(ctx, optFns...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

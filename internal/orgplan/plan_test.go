@@ -20,6 +20,7 @@ import (
 	"github.com/session-audit/session-audit/internal/handler"
 	"github.com/session-audit/session-audit/internal/orgfake"
 	"github.com/session-audit/session-audit/internal/orgplan"
+	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/window"
 )
 
@@ -33,6 +34,7 @@ func orgClient(t testing.TB, s *orgfake.Server) *organizations.Client {
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		Retryer:     aws.NopRetryer{},
+		HTTPClient:  ssmfake.HTTPClient(), // see its doc: a race of the SDK with fast local servers
 	})
 }
 
