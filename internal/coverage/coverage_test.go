@@ -200,3 +200,50 @@ func TestReportRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestReportBackfillChunks: a target of several items (a backfill in
+// chunks) sums its slots and rows; one failed chunk fails the target.
+func TestReportBackfillChunks(t *testing.T) {
+	c := s3Client(t)
+	item := func(acct, start, end string) string {
+		return `{"account":"` + acct + `","region":"eu-west-1","start":"` + start + `","end":"` + end + `"}`
+	}
+	chunks := [][2]string{{"2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z"}, {"2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"}}
+	var items []string
+	for _, a := range []string{"111111111111", "222222222222"} {
+		for _, ch := range chunks {
+			items = append(items, item(a, ch[0], ch[1]))
+		}
+	}
+	put(t, c, prefix+"/runs/bf/items.json", "["+strings.Join(items, ",")+"]")
+	resp := func(acct string, slots int, rows int) string {
+		s := make([]map[string]int, slots)
+		for i := range s {
+			s[i] = map[string]int{"rows": rows / slots}
+		}
+		return mustJSON(t, map[string]any{"mode": "backfill", "account": acct, "region": "eu-west-1", "status": "exported", "slots": s, "rows": rows})
+	}
+	in := func(i int) string { return `{"event":` + items[i] + `}` }
+	succeeded := []map[string]any{
+		child("1", in(0), resp("111111111111", 2, 10), "SUCCEEDED", "", "", "2026-11-25T00:16:00.000Z"),
+		child("2", in(1), resp("111111111111", 1, 3), "SUCCEEDED", "", "", "2026-11-25T00:17:00.000Z"),
+		child("3", in(2), resp("222222222222", 2, 4), "SUCCEEDED", "", "", "2026-11-25T00:16:30.000Z"),
+	}
+	failed := []map[string]any{child("4", in(3), "", "FAILED", "States.Timeout", "", "2026-11-25T00:31:00.000Z")}
+	put(t, c, prefix+"/runs/m/SUCCEEDED_0.json", mustJSON(t, succeeded))
+	put(t, c, prefix+"/runs/m/FAILED_0.json", mustJSON(t, failed))
+	put(t, c, prefix+"/runs/m/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+prefix+`/runs/m/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+prefix+`/runs/m/SUCCEEDED_0.json","Size":1}]}}`)
+	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
+	out, err := r.Report(context.Background(), coverage.Input{RunID: "bf", RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/bf/items.json",
+		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: prefix + "/runs/m/manifest.json"}})
+	if err == nil || out.Exported != 1 || out.Failed != 1 {
+		t.Fatalf("out %+v err %v", out, err)
+	}
+	got := get(t, c, out.Key)
+	want := `{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":3,"rows":13,"error":"","finished_at":"2026-11-25T00:17:00.000Z"}
+{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":2,"rows":4,"error":"States.Timeout","finished_at":"2026-11-25T00:31:00.000Z"}
+`
+	if got != want {
+		t.Fatalf("coverage:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -129,3 +129,35 @@ func TestBadEvents(t *testing.T) {
 		t.Fatalf("bad events wrote %d objects (%v)", len(out.Contents), err)
 	}
 }
+
+func TestNewNamesTheBadVariable(t *testing.T) {
+	t.Setenv("AWS_CA_BUNDLE", "")
+	t.Setenv("AWS_REGION", "us-east-1")
+	base := map[string]string{"AUDIT_BUCKET": "audit-bucket", "AUDIT_REGIONS": "eu-west-1", "AUDIT_ACCOUNTS": "111111111111"}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"no regions":     {map[string]string{"AUDIT_REGIONS": ""}, "AUDIT_REGIONS"},
+		"no accounts":    {map[string]string{"AUDIT_ACCOUNTS": ""}, "AUDIT_ORG_ROLE_ARN"},
+		"clear endpoint": {map[string]string{"AWS_ENDPOINT_URL_ORGANIZATIONS": "http://organizations.example.com"}, "AWS_ENDPOINT_URL_ORGANIZATIONS"},
+		"bad bucket":     {map[string]string{"AUDIT_BUCKET": "Bad_Bucket"}, "AUDIT_BUCKET"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := orgfunc.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return now })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to name %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := orgfunc.New(context.Background(), func(k string) string { return base[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return now }); err != nil {
+		t.Fatalf("a good environment: %v", err)
+	}
+}
