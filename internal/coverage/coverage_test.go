@@ -100,6 +100,9 @@ func setup(t *testing.T, c *s3.Client) coverage.Input {
 		child("b1", in("222222222222", "eu-west-1"), `{"mode":"scheduled","account":"222222222222","region":"eu-west-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:02.000Z"),
 		child("b2", in("222222222222", "us-east-1"), `{"mode":"scheduled","account":"222222222222","region":"us-east-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:03.000Z"),
 	}
+	// The ResultWriter writes Input and Output as JSON strings; one written
+	// inline as an object reads the same.
+	succeeded[0]["Output"] = json.RawMessage(succeeded[0]["Output"].(string))
 	failed := []map[string]any{
 		child("c1", in("333333333333", "eu-west-1"), "", "FAILED", "Lambda.Unknown", `{"errorMessage":"target 333333333333/eu-west-1: ssm: ThrottlingException","errorType":"wrapError"}`, "2026-11-25T00:20:00.000Z"),
 	}

@@ -43,8 +43,8 @@ type ResultFile struct {
 type Execution struct {
 	ExecutionArn string `json:"ExecutionArn"`
 	Name         string `json:"Name"`
-	Input        string `json:"Input"`
-	Output       string `json:"Output"`
+	Input        Document `json:"Input"`
+	Output       Document `json:"Output"`
 	Error        string `json:"Error"`
 	Cause        string `json:"Cause"`
 	Status       string `json:"Status"`
@@ -74,5 +74,29 @@ func getJSON(ctx context.Context, api GetAPI, bucket, key string, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode s3://%s/%s: %w", bucket, key, err)
 	}
+	return nil
+}
+
+// Document is a JSON document held in a result file. The ResultWriter
+// writes a child's input and output as JSON strings; Document also takes
+// them written inline as objects, so either form reads the same.
+type Document string
+
+// UnmarshalJSON takes a JSON string's content, or any other JSON value's
+// text.
+func (d *Document) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = Document(s)
+		return nil
+	}
+	if string(b) == "null" {
+		*d = ""
+		return nil
+	}
+	*d = Document(b)
 	return nil
 }

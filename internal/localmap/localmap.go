@@ -72,7 +72,7 @@ func (r *Runner) Run(ctx context.Context, itemsKey string, invoke Invoke) (cover
 			name := fmt.Sprintf("%s-%06d", r.MapRunID, i)
 			e := coverage.Execution{
 				ExecutionArn: fmt.Sprintf("arn:aws:states:%s:%s:execution:local/Export:%s", r.Region, r.Account, name),
-				Name:         name, Input: string(input),
+				Name:         name, Input: coverage.Document(input),
 				StartDate: r.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 			}
 			resp, err := invoke(ctx, input)
@@ -81,7 +81,7 @@ func (r *Runner) Run(ctx context.Context, itemsKey string, invoke Invoke) (cover
 				cause, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": "Error"})
 				e.Status, e.Error, e.Cause = "FAILED", "Error", string(cause)
 			} else {
-				e.Status, e.Output = "SUCCEEDED", string(resp)
+				e.Status, e.Output = "SUCCEEDED", coverage.Document(resp)
 			}
 			results[i] = e
 		}()

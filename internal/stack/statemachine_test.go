@@ -363,7 +363,7 @@ func TestStateMachineRunsLocally(t *testing.T) {
 			}
 			out, err := exporter.Invoke(exporterCtx, in.Payload)
 			input, _ := json.Marshal(map[string]json.RawMessage{"event": in.Payload})
-			e := coverage.Execution{Name: fmt.Sprint(n), Input: string(input), Status: "SUCCEEDED", Output: string(out), StopDate: now.Format(time.RFC3339)}
+			e := coverage.Execution{Name: fmt.Sprint(n), Input: coverage.Document(input), Status: "SUCCEEDED", Output: coverage.Document(out), StopDate: now.Format(time.RFC3339)}
 			if err != nil {
 				e.Status, e.Error, e.Cause = "FAILED", "Error", err.Error()
 			}
