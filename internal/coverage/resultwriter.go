@@ -41,15 +41,15 @@ type ResultFile struct {
 // OutputType JSON, the ResultWriter's defaults). Input and Output are the
 // execution's JSON as strings; Error and Cause are set for failures.
 type Execution struct {
-	ExecutionArn string `json:"ExecutionArn"`
-	Name         string `json:"Name"`
+	ExecutionArn string   `json:"ExecutionArn"`
+	Name         string   `json:"Name"`
 	Input        Document `json:"Input"`
 	Output       Document `json:"Output"`
-	Error        string `json:"Error"`
-	Cause        string `json:"Cause"`
-	Status       string `json:"Status"`
-	StartDate    string `json:"StartDate"`
-	StopDate     string `json:"StopDate"`
+	Error        string   `json:"Error"`
+	Cause        string   `json:"Cause"`
+	Status       string   `json:"Status"`
+	StartDate    string   `json:"StartDate"`
+	StopDate     string   `json:"StopDate"`
 }
 
 // GetAPI is the S3 call that reads the results.
