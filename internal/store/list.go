@@ -13,7 +13,7 @@ import (
 
 // ReadConcurrency is how many listings or manifest reads run at once when a
 // run looks for the slots it owes.
-const ReadConcurrency = 8
+const ReadConcurrency = 32
 
 // ListManifestKeys returns the keys of the manifests of k's account and
 // region whose slots start on the UTC days from first to last (inclusive),
