@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build build-SessionAuditFunction build-OrgFunction run-org test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: build build-SessionAuditFunction build-OrgFunction run-org node-tools test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -31,8 +31,14 @@ build-OrgFunction:
 ## test: formatting, vet, every test, and a short fixed-time fuzz of each target
 test: lint unit fuzz
 
-unit:
+unit: node-tools
 	$(GO) test -count=1 -timeout 15m ./...
+
+## node-tools: the npm packages the state machine tests run (asl-validator,
+## aws-local-stepfunctions), pinned in internal/stack/testdata/statemachine
+node-tools:
+	@if command -v npm >/dev/null 2>&1 && [ ! -d internal/stack/testdata/statemachine/node_modules ]; then \
+		npm ci --prefix internal/stack/testdata/statemachine --no-audit --no-fund; fi
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/handler

@@ -54,7 +54,7 @@ func nodeTools(t *testing.T) (node, dir string) {
 	}
 	dir = filepath.Join(repoRoot(t), "internal", "stack", "testdata", "statemachine")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "aws-local-stepfunctions")); err != nil {
-		t.Fatalf("the pinned node packages are not installed: run `npm ci --prefix %s` (.ci/run does)", dir)
+		t.Fatalf("the pinned node packages are not installed: run `make node-tools` (npm ci --prefix %s; make test and .ci/run do)", dir)
 	}
 	return node, dir
 }
