@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -369,6 +370,8 @@ func TestOrganizationSingleAccountResponse(t *testing.T) {
 func TestOrganizationLookupAndBackfill(t *testing.T) {
 	now := ts("2026-11-26T06:30:00Z")
 	oe := newOrgEnv(t, now, ts("2026-11-24T00:00:00Z"), ts("2026-11-26T00:00:00Z"), nil)
+	var emf bytes.Buffer
+	oe.exp().Metrics = &emf
 	tg := orgTarget{"222222222222", "eu-west-1"}
 	want := oe.ssm.Target(tg.account, tg.region).Sessions("History")[0]
 	out, err := oe.h.Handle(lambdaCtx(), json.RawMessage(fmt.Sprintf(`{"sessionId":%q,"account":%q,"region":%q}`, aws.ToString(want.SessionId), tg.account, tg.region)))
@@ -408,6 +411,21 @@ func TestOrganizationLookupAndBackfill(t *testing.T) {
 		if err != nil || res.Status != refused.want || res.Mode != "backfill" || len(res.Slots) != 0 {
 			t.Errorf("backfill of %s: %+v, %v; want status %s", refused.tg, res, err, refused.want)
 		}
+	}
+	// The EMF lines of the targets SSM refused: their status, and no failed
+	// slots for the alarms (STS's refusal never reaches the export).
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(emf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("EMF line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 || lines[0]["Account"] != noSSMPolicy || lines[0]["Status"] != "denied" ||
+		lines[1]["Account"] != disabledAcc || lines[1]["Region"] != disabledReg || lines[1]["Status"] != "region-disabled" ||
+		lines[0]["SlotsFailed"] != 0.0 || lines[1]["SlotsFailed"] != 0.0 {
+		t.Errorf("EMF lines %v", lines)
 	}
 	// One SSM call for the refusing targets, not one per slot of the six.
 	perTarget := map[string]int{}
