@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -359,5 +360,82 @@ func TestOrganizationSingleAccountResponse(t *testing.T) {
 	compareRows(t, rows, oe.expectedOf(orgTarget{account, emulators.Region}, ts("2026-11-24T00:00:00Z"), ts("2026-11-26T00:00:00Z")))
 	if n := len(oe.sts.Calls()); n != 0 {
 		t.Errorf("%d STS calls in single-account mode", n)
+	}
+}
+
+// TestOrganizationLookupAndBackfill sends the other two kinds of event to
+// targets: a lookup finds a member's session in its region and answers it
+// as that target's row; a backfill of a refused target answers its status
+// and writes nothing.
+func TestOrganizationLookupAndBackfill(t *testing.T) {
+	now := ts("2026-11-26T06:30:00Z")
+	oe := newOrgEnv(t, now, ts("2026-11-24T00:00:00Z"), ts("2026-11-26T00:00:00Z"), nil)
+	var emf bytes.Buffer
+	oe.exp().Metrics = &emf
+	tg := orgTarget{"222222222222", "eu-west-1"}
+	want := oe.ssm.Target(tg.account, tg.region).Sessions("History")[0]
+	out, err := oe.h.Handle(lambdaCtx(), json.RawMessage(fmt.Sprintf(`{"sessionId":%q,"account":%q,"region":%q}`, aws.ToString(want.SessionId), tg.account, tg.region)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := mustJSON(t, out)
+	var res struct {
+		Mode     string        `json:"mode"`
+		Sessions []archive.Row `json:"sessions"`
+		Account  string        `json:"account"`
+		Region   string        `json:"region"`
+		Status   string        `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != "lookup" || len(res.Sessions) != 1 || res.Sessions[0].SessionID != aws.ToString(want.SessionId) ||
+		res.Sessions[0].AccountID != tg.account || res.Sessions[0].Region != tg.region || res.Account != tg.account || res.Region != tg.region || res.Status != "" {
+		t.Errorf("lookup answered %s", body)
+	}
+	// The same id is not a session of the member's other region.
+	out, err = oe.h.Handle(lambdaCtx(), json.RawMessage(fmt.Sprintf(`{"sessionId":%q,"account":%q,"region":"us-east-1"}`, aws.ToString(want.SessionId), tg.account)))
+	if err != nil || !strings.Contains(mustJSON(t, out), `"sessions":[]`) {
+		t.Errorf("lookup in another region: %s, %v", mustJSON(t, out), err)
+	}
+	out, err = oe.h.Handle(lambdaCtx(), json.RawMessage(`{"sessionId":"a-1","account":"`+noRole+`","region":"us-east-1"}`))
+	if err != nil || !strings.Contains(mustJSON(t, out), `"status":"denied"`) {
+		t.Errorf("lookup in an account without the role: %s, %v", mustJSON(t, out), err)
+	}
+
+	for _, refused := range []struct {
+		tg   orgTarget
+		want outcome.Status
+	}{{orgTarget{noRole, "eu-west-1"}, outcome.Denied}, {orgTarget{noSSMPolicy, "eu-west-1"}, outcome.Denied}, {orgTarget{disabledAcc, disabledReg}, outcome.RegionDisabled}} {
+		res, err := oe.invoke(fmt.Sprintf(`{"start":"2026-11-20T00:00:00Z","end":"2026-11-26T00:00:00Z","account":%q,"region":%q}`, refused.tg.account, refused.tg.region))
+		if err != nil || res.Status != refused.want || res.Mode != "backfill" || len(res.Slots) != 0 {
+			t.Errorf("backfill of %s: %+v, %v; want status %s", refused.tg, res, err, refused.want)
+		}
+	}
+	// The EMF lines of the targets SSM refused: their status, and no failed
+	// slots for the alarms (STS's refusal never reaches the export).
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(emf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("EMF line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 || lines[0]["Account"] != noSSMPolicy || lines[0]["Status"] != "denied" ||
+		lines[1]["Account"] != disabledAcc || lines[1]["Region"] != disabledReg || lines[1]["Status"] != "region-disabled" ||
+		lines[0]["SlotsFailed"] != 0.0 || lines[1]["SlotsFailed"] != 0.0 {
+		t.Errorf("EMF lines %v", lines)
+	}
+	// One SSM call for the refusing targets, not one per slot of the six.
+	perTarget := map[string]int{}
+	for _, c := range oe.ssm.Calls() {
+		perTarget[c.Account+"/"+c.Region]++
+	}
+	if n := perTarget[noSSMPolicy+"/eu-west-1"]; n != 1 {
+		t.Errorf("%d DescribeSessions calls for the account whose role refuses them; want 1", n)
+	}
+	if keys := oe.objects(); len(keys) != 0 {
+		t.Errorf("objects written: %v", keys)
 	}
 }

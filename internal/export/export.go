@@ -248,8 +248,13 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			}
 		}
 		var se *SlotsError
-		if errors.As(err, &se) {
-			m.SlotsFailed = len(se.Unwritten)
+		m.Status = string(outcome.Exported)
+		if st, refused := outcome.Refused(err); refused && len(res.Slots) == 0 {
+			// A refused target is an answer, not a failure: no failed slots
+			// for the alarms.
+			m.Status = string(st)
+		} else if errors.As(err, &se) {
+			m.SlotsFailed, m.Status = len(se.Unwritten), "failed"
 		}
 		if e.Metrics != nil {
 			if werr := metrics.Write(e.Metrics, m, e.now()); werr != nil {

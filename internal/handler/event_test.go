@@ -1,12 +1,15 @@
 package handler_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/session-audit/session-audit/internal/handler"
 )
@@ -163,4 +166,24 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("request of unknown kind %+v", req)
 		}
 	})
+}
+
+func TestSelfOf(t *testing.T) {
+	for _, tt := range []struct {
+		arn  string
+		want handler.Self
+	}{
+		{"arn:aws:lambda:eu-west-1:111122223333:function:audit", handler.Self{Partition: "aws", Account: "111122223333", Function: "audit"}},
+		{"arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:audit-exporter:live", handler.Self{Partition: "aws-us-gov", Account: "111122223333", Function: "audit-exporter"}},
+		{"arn:aws-cn:lambda:cn-north-1:111122223333:function:a_b", handler.Self{Partition: "aws-cn", Account: "111122223333", Function: "a_b"}},
+	} {
+		ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: tt.arn})
+		got, err := handler.SelfOf(ctx)
+		if err != nil || got != tt.want {
+			t.Errorf("SelfOf(%s) = %+v, %v; want %+v", tt.arn, got, err, tt.want)
+		}
+	}
+	if _, err := handler.SelfOf(context.Background()); err == nil {
+		t.Error("SelfOf without a Lambda context: no error")
+	}
 }

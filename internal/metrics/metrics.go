@@ -22,8 +22,11 @@ type Run struct {
 	// make 17,000 series of every metric (each billed as a custom metric),
 	// while the alarms need the totals per function. CloudWatch Logs
 	// Insights still groups the lines by them.
-	Account          string
-	Region           string
+	Account string
+	Region  string
+	// Status is how the target ended: exported, denied, region-disabled
+	// or failed; a property too.
+	Status           string
 	SessionsExported int64
 	SlotsWritten     int
 	SlotsKept        int
@@ -58,6 +61,7 @@ func Write(w io.Writer, r Run, now time.Time) error {
 		"Mode":             r.Mode,
 		"Account":          r.Account,
 		"Region":           r.Region,
+		"Status":           r.Status,
 		"SessionsExported": r.SessionsExported,
 		"SlotsWritten":     r.SlotsWritten,
 		"SlotsKept":        r.SlotsKept,
