@@ -8,7 +8,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: report report-screenshot build-SessionAuditReportFunction build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: report report-screenshot build-SessionAuditReportFunction build-OrgFunction run-org node-tools build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -29,11 +29,22 @@ build-SessionAuditFunction:
 cli:
 	$(GO) build -o bin/session-audit ./cmd/session-audit
 
+## build-OrgFunction: what `sam build` calls for the org function (org mode)
+build-OrgFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-org
+
 ## test: formatting, vet, every test, and a short fixed-time fuzz of each target
 test: lint unit fuzz
 
-unit:
+unit: node-tools
 	$(GO) test -count=1 -timeout 15m ./...
+
+## node-tools: the npm packages the state machine tests run (asl-validator,
+## aws-local-stepfunctions), pinned in internal/stack/testdata/statemachine
+node-tools:
+	@if command -v npm >/dev/null 2>&1 && [ ! -d internal/stack/testdata/statemachine/node_modules ]; then \
+		npm ci --prefix internal/stack/testdata/statemachine --no-audit --no-fund; fi
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/handler
@@ -72,6 +83,11 @@ bench-function:
 ## wrote; each run replaces the previous run's export in out/ (--clean)
 run:
 	$(GO) run ./cmd/session-audit demo --out out --clean
+
+## run-org: one organization run on emulated accounts and regions (one
+## account without the reader role, one region not enabled); prints coverage
+run-org:
+	$(GO) run ./cmd/session-audit org --local --out out
 
 clean:
 	rm -rf .aws-sam out bin

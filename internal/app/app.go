@@ -11,7 +11,6 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/config"
@@ -96,12 +95,19 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func
 	if c.Throttles != nil {
 		exp.Throttles = c.Throttles.Load
 	}
+	targets := awsclients.NewTargets(c.Base, c.SSM, c.Region, cfg.MemberRole, cfg.MemberExternalID)
 	return &handler.Handler{
 		Export: exp,
-		Find: func(ctx context.Context, id string) (*types.Session, error) {
-			return sessions.Lookup(ctx, c.SSM, id)
+		Find:   sessions.Lookup,
+		SSM: func(ctx context.Context, self handler.Self, account, region string) (sessions.API, error) {
+			cl, err := targets.SSM(ctx, awsclients.Self(self), account, region)
+			if err != nil {
+				return nil, err
+			}
+			return cl, nil
 		},
 		Region: c.Region,
 		Now:    now,
+		Log:    logger,
 	}
 }

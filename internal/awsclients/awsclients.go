@@ -60,6 +60,8 @@ type Clients struct {
 	Region string
 	// Throttles counts the throttling answers the clients have retried.
 	Throttles *atomic.Int64
+	// Base derives the clients of other targets (NewTargets).
+	Base Base
 }
 
 // Retryer returns the retry policy of every client: adaptive mode, whose
@@ -163,5 +165,6 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		STS:       sts.NewFromConfig(cfg),
 		Region:    cfg.Region,
 		Throttles: throttles,
+		Base:      Base{Config: cfg},
 	}, nil
 }

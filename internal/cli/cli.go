@@ -59,6 +59,7 @@ Commands:
             have a manifest are skipped unless --force
   lookup    look one session up by id (History, then Active); writes nothing
   report    the audit report of the local export (Athena emulator); prints its path
+  org       one organization run (Plan, exports, Coverage) and its coverage table
   emulate   start the SSM emulator and the S3 server on local ports and print
             the environment that points the function at them
   help      print this help
@@ -115,6 +116,8 @@ func Main(args []string, env Env) int {
 		err = c.emulate(ctx, args[1:])
 	case "report":
 		err = c.report(ctx, args[1:])
+	case "org":
+		err = c.org(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -30,6 +30,12 @@ type Config struct {
 	Filters     sessions.Filters
 	Concurrency int
 	PathStyle   bool
+	// MemberRole is the role name (with its path, if any) assumed in
+	// another account named by an event; empty means only the function's
+	// own account can be exported.
+	MemberRole string
+	// MemberExternalID is sent with AssumeRole when set.
+	MemberExternalID string
 }
 
 // bucketRE is the S3 general purpose bucket naming rule (3-63 characters).
@@ -97,6 +103,9 @@ func Load(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("AUDIT_S3_PATH_STYLE %q is not true or false", v)
 		}
 		c.PathStyle = b
+	}
+	if err := c.loadMember(getenv); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

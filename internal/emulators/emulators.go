@@ -1,7 +1,8 @@
 // Package emulators runs the project's local stand-ins for AWS on loopback
-// ports: the SSM DescribeSessions emulator (internal/ssmfake) and an S3
-// server (gofakes3), in memory or keeping objects as files in a folder. The
-// local CLI and the integration tests start them from here.
+// ports: the SSM DescribeSessions emulator (internal/ssmfake), the STS
+// emulator (internal/stsfake) and an S3 server (gofakes3), in memory or
+// keeping objects as files in a folder. The local CLI and the integration
+// tests start them from here.
 package emulators
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3afero"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/ssmfake"
+	"github.com/session-audit/session-audit/internal/stsfake"
 )
 
 // Region, AccessKey and SecretKey are what the emulators are reached with.
@@ -37,9 +40,9 @@ const (
 
 // Options say where and how the emulators run.
 type Options struct {
-	// SSMAddr and S3Addr are the listen addresses; empty means a free
-	// loopback port.
-	SSMAddr, S3Addr string
+	// SSMAddr, S3Addr and STSAddr are the listen addresses; empty means a
+	// free loopback port.
+	SSMAddr, S3Addr, STSAddr string
 	// Dir keeps S3 objects as files under BucketDir(Dir, bucket); empty keeps
 	// them in memory.
 	Dir string
@@ -51,6 +54,10 @@ type Options struct {
 	S3Wrap func(http.Handler) http.Handler
 	// SSMWrap, when set, wraps the SSM emulator's handler.
 	SSMWrap func(http.Handler) http.Handler
+	// STS is the STS emulator to serve; nil means one with no roles.
+	STS *stsfake.Server
+	// STSWrap, when set, wraps the STS emulator's handler.
+	STSWrap func(http.Handler) http.Handler
 	// MaxBackoff caps the clients' wait between retries; 0 means the
 	// production policy's. Tests set a short one.
 	MaxBackoff time.Duration
@@ -65,9 +72,11 @@ func BucketDir(dir, bucket string) string {
 // Emulators are the running servers.
 type Emulators struct {
 	SSM     *ssmfake.Server
+	STS     *stsfake.Server
 	Backend gofakes3.Backend
 	SSMURL  string
 	S3URL   string
+	STSURL  string
 	Bucket  string
 	servers []*http.Server
 	backoff time.Duration
@@ -78,12 +87,15 @@ func Start(opts Options) (*Emulators, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("emulators: no bucket named")
 	}
-	e := &Emulators{SSM: opts.SSM, Bucket: opts.Bucket, backoff: opts.MaxBackoff}
+	e := &Emulators{SSM: opts.SSM, STS: opts.STS, Bucket: opts.Bucket, backoff: opts.MaxBackoff}
 	if e.backoff <= 0 {
 		e.backoff = awsclients.MaxBackoff
 	}
 	if e.SSM == nil {
 		e.SSM = ssmfake.New()
+	}
+	if e.STS == nil {
+		e.STS = stsfake.New()
 	}
 	if opts.Dir == "" {
 		e.Backend = s3mem.New()
@@ -118,6 +130,14 @@ func Start(opts Options) (*Emulators, error) {
 		return nil, err
 	}
 	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
+		e.Close()
+		return nil, err
+	}
+	var stsh http.Handler = e.STS
+	if opts.STSWrap != nil {
+		stsh = opts.STSWrap(stsh)
+	}
+	if e.STSURL, err = e.serve(opts.STSAddr, stsh); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -160,6 +180,7 @@ func (e *Emulators) Env() map[string]string {
 		"AWS_SECRET_ACCESS_KEY":            SecretKey,
 		"AWS_ENDPOINT_URL_SSM":             e.SSMURL,
 		"AWS_ENDPOINT_URL_S3":              e.S3URL,
+		"AWS_ENDPOINT_URL_STS":             e.STSURL,
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
 		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
 		"AUDIT_BUCKET":                     e.Bucket,
@@ -174,7 +195,13 @@ func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
 	retryer := awsclients.RetryerWithBackoff(throttles, e.backoff)
+	base := awsclients.Base{
+		Config: aws.Config{Region: Region, Credentials: creds, Retryer: retryer, HTTPClient: ssmfake.HTTPClient()},
+		SSM:    []func(*ssm.Options){func(o *ssm.Options) { o.BaseEndpoint = aws.String(e.SSMURL) }},
+		STS:    []func(*sts.Options){func(o *sts.Options) { o.BaseEndpoint = aws.String(e.STSURL) }},
+	}
 	return awsclients.Clients{
+		Base: base,
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
 			HTTPClient: ssmfake.HTTPClient(),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
+	"github.com/session-audit/session-audit/internal/outcome"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/window"
@@ -70,11 +71,17 @@ type SlotResult struct {
 	Kept          bool      `json:"kept"`
 }
 
-// Result is the outcome of a run.
+// Result is the outcome of a run of one target: its slots, the target's
+// account and region, and how the target ended. A refused target (denied
+// or region-disabled) has no slots, and Error holds the AWS answer.
 type Result struct {
-	Mode  string       `json:"mode"`
-	Slots []SlotResult `json:"slots"`
-	Rows  int64        `json:"rows"`
+	Mode    string         `json:"mode"`
+	Slots   []SlotResult   `json:"slots"`
+	Rows    int64          `json:"rows"`
+	Account string         `json:"account"`
+	Region  string         `json:"region"`
+	Status  outcome.Status `json:"status"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // SlotsError reports slots that a run did not write; the slots it did write
@@ -117,48 +124,78 @@ func (e *Exporter) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Scheduled exports the slots a scheduled run at t owes: every whole slot
-// that ended in (t - Lookback, t], never one that ends after now, plus every
-// slot inside the History horizon whose manifest still counts sessions that
-// were active when it was written.
-func (e *Exporter) Scheduled(ctx context.Context, account string, t time.Time) (Result, error) {
+// Target is the account and region an export reads, with the SSM client
+// that reaches them. Its rows, keys, manifests and metrics carry its
+// account and region.
+type Target struct {
+	Account string
+	// Region is the target's region; "" means the Exporter's Region.
+	Region string
+	// SSM reaches the target; nil means the Exporter's SSM client.
+	SSM sessions.API
+}
+
+// forTarget returns a copy of e that exports tg, and tg's keys.
+func (e *Exporter) forTarget(tg Target) (*Exporter, store.Keys, error) {
+	te := *e
+	if tg.SSM != nil {
+		te.SSM = tg.SSM
+	}
+	if tg.Region != "" {
+		te.Region = tg.Region
+	}
+	keys, err := store.NewKeys(e.Prefix, tg.Account, te.Region)
+	if err != nil {
+		return nil, store.Keys{}, fmt.Errorf("object keys: %w", err)
+	}
+	return &te, keys, nil
+}
+
+// Scheduled exports the slots a scheduled run at t owes the target: every
+// whole slot that ended in (t - Lookback, t], never one that ends after
+// now, plus every slot inside the History horizon whose manifest (of this
+// target: no other target's manifests are listed) still counts sessions
+// that were active when it was written.
+func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Result, error) {
 	now := e.now()
 	if t.Before(now.Add(-window.HistoryHorizon)) {
 		return Result{}, fmt.Errorf("scheduled time %s is before the 30-day History horizon (%s)", t.UTC().Format(time.RFC3339), now.Add(-window.HistoryHorizon).Format(time.RFC3339))
 	}
-	keys, err := store.NewKeys(e.Prefix, account, e.Region)
+	te, keys, err := e.forTarget(tg)
 	if err != nil {
-		return Result{}, fmt.Errorf("object keys: %w", err)
+		return Result{}, err
 	}
 	slots := e.Grid.Scheduled(t, e.Lookback, now)
-	pending, err := e.pendingSlots(ctx, keys, now, slots)
+	pending, err := te.pendingSlots(ctx, keys, now, slots)
 	if err != nil {
 		return Result{}, err
 	}
 	// The lookback's slots first: they hold the newest sessions, never
 	// exported yet, while reopened slots were written before.
-	return e.run(ctx, "scheduled", keys, append(slots, pending...))
+	return te.run(ctx, "scheduled", keys, append(slots, pending...))
 }
 
-// Backfill exports every slot of [start, end), which must lie on the slot
-// grid, inside the History horizon and not after now.
-func (e *Exporter) Backfill(ctx context.Context, account string, start, end time.Time) (Result, error) {
+// Backfill exports every slot of [start, end) of the target, which must lie
+// on the slot grid, inside the History horizon and not after now.
+func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time) (Result, error) {
 	slots, err := e.Grid.Range(start, end, e.now())
 	if err != nil {
 		return Result{}, fmt.Errorf("backfill range: %w", err)
 	}
-	keys, err := store.NewKeys(e.Prefix, account, e.Region)
+	te, keys, err := e.forTarget(tg)
 	if err != nil {
-		return Result{}, fmt.Errorf("object keys: %w", err)
+		return Result{}, err
 	}
-	return e.run(ctx, "backfill", keys, slots)
+	return te.run(ctx, "backfill", keys, slots)
 }
 
 // pendingSlots finds, oldest first, the slots inside the History horizon and
-// outside scheduled whose manifest counts activePending > 0.
+// outside scheduled whose manifest counts activePending > 0. It lists the
+// manifests of this target only, one prefix per day of the horizon, and
+// reads the candidates' manifests concurrently.
 func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.Time, scheduled []window.Slot) ([]window.Slot, error) {
 	horizon := now.Add(-window.HistoryHorizon)
-	listed, err := store.ListManifestKeys(ctx, e.S3, e.Bucket, keys, keys.ManifestsFrom(horizon.AddDate(0, 0, -1)))
+	listed, err := store.ListManifestKeys(ctx, e.S3, e.Bucket, keys, horizon, now)
 	if err != nil {
 		return nil, err
 	}
@@ -166,19 +203,24 @@ func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.T
 	for _, s := range scheduled {
 		skip[s.Start] = true
 	}
-	var pending []window.Slot
+	var candidates []window.Slot
+	var candidateKeys []string
 	for _, key := range listed {
 		s, ok := keys.SlotOfManifest(key)
 		if !ok || skip[s.Start] || !window.InHorizon(s, now) || s.End.Sub(s.Start) != e.Grid.Length() {
 			continue
 		}
-		m, err := store.GetManifest(ctx, e.S3, e.Bucket, key)
-		if err != nil {
+		candidates, candidateKeys = append(candidates, s), append(candidateKeys, key)
+	}
+	ms, errs := store.GetManifests(ctx, e.S3, e.Bucket, candidateKeys)
+	var pending []window.Slot
+	for i, s := range candidates {
+		if errs[i] != nil {
 			// One unreadable manifest must not stop the run's other slots.
-			e.log().Warn("manifest not readable; slot not reopened", "manifest", key, "error", err.Error())
+			e.log().Warn("manifest not readable; slot not reopened", "manifest", candidateKeys[i], "error", errs[i].Error())
 			continue
 		}
-		if m.PendingNow() > 0 {
+		if ms[i].PendingNow() > 0 {
 			pending = append(pending, s)
 		}
 	}
@@ -218,8 +260,8 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // or that the deadline left unstarted are returned in a *SlotsError beside
 // the results of the slots that were written.
 func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots []window.Slot) (res Result, err error) {
-	res = Result{Mode: mode, Slots: []SlotResult{}}
-	m := metrics.Run{Function: e.Function, Mode: mode}
+	res = Result{Mode: mode, Slots: []SlotResult{}, Account: keys.Account, Region: keys.Region, Status: outcome.Exported}
+	m := metrics.Run{Function: e.Function, Mode: mode, Account: keys.Account, Region: keys.Region}
 	began, throttles := time.Now(), e.throttles()
 	defer func() {
 		m.Duration, m.Throttles, m.SessionsExported = time.Since(began), e.throttles()-throttles, 0
@@ -233,8 +275,13 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			}
 		}
 		var se *SlotsError
-		if errors.As(err, &se) {
-			m.SlotsFailed = len(se.Unwritten)
+		m.Status = string(outcome.Exported)
+		if st, refused := outcome.Refused(err); refused && len(res.Slots) == 0 {
+			// A refused target is an answer, not a failure: no failed slots
+			// for the alarms.
+			m.Status = string(st)
+		} else if errors.As(err, &se) {
+			m.SlotsFailed, m.Status = len(se.Unwritten), "failed"
 		}
 		if e.Metrics != nil {
 			if werr := metrics.Write(e.Metrics, m, e.now()); werr != nil {
@@ -268,10 +315,17 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			e.log().Error("slot not written", "slot", s.String(), "error", err.Error())
 			unwritten = append(unwritten, s)
 			errs = append(errs, err)
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			// A refused target (no role, region not enabled) refuses every
+			// slot alike: stop at the first.
+			_, refused := outcome.Refused(err)
+			if refused || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				if rest := slots[i+1:]; len(rest) > 0 {
+					why := "the invocation ended"
+					if refused {
+						why = "the target refused the first slot"
+					}
 					unwritten = append(unwritten, rest...)
-					errs = append(errs, notStarted("the invocation ended", rest))
+					errs = append(errs, notStarted(why, rest))
 				}
 				break
 			}
@@ -298,16 +352,28 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 // number of DescribeSessions calls it made.
 func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (SlotResult, int, error) {
 	manifestKey := keys.Manifest(s)
-	old, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
-	if err != nil {
-		return SlotResult{}, 0, fmt.Errorf("slot %s: %w", s, err)
+	// The slot's manifest is read while SSM counts the active sessions:
+	// two independent round trips, the fixed cost of every slot.
+	type read struct {
+		m   *store.Manifest
+		err error
 	}
+	reading := make(chan read, 1)
+	go func() {
+		m, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
+		reading <- read{m, err}
+	}()
 	lister := &sessions.Lister{API: e.SSM, Filters: e.Filters, Streams: e.Streams}
 	pending := 0
 	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
+	r := <-reading
 	if err != nil {
 		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
+	if r.err != nil {
+		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, r.err)
+	}
+	old := r.m
 
 	origin := archive.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
 	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet", newExportID(origin.ExportedAt))

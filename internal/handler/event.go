@@ -30,6 +30,10 @@ type Request struct {
 	Start     time.Time // backfill
 	End       time.Time // backfill
 	SessionID string    // lookup
+	// Account and Region name the target of any kind: both set, or both
+	// empty for the function's own account and region.
+	Account string
+	Region  string
 }
 
 // envelopeKeys are the fields of an EventBridge event besides "time"; a
@@ -39,6 +43,16 @@ var envelopeKeys = map[string]bool{
 	"account": true, "region": true, "resources": true, "detail": true,
 }
 
+// targetKeys are the optional fields that name the target of any event.
+var targetKeys = []string{"account", "region"}
+
+var (
+	// accountRE is an AWS account id.
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// regionRE is a region name such as eu-west-1 or us-gov-east-1.
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
+)
+
 // sessionIDRE is the SessionId pattern of the SSM API (1 to 96 characters).
 var sessionIDRE = regexp.MustCompile(`^(\w|-|\.|@)+$`)
 
@@ -46,8 +60,10 @@ var sessionIDRE = regexp.MustCompile(`^(\w|-|\.|@)+$`)
 const maxEventSize = 64 << 10
 
 // Decode reads an event: an EventBridge "Scheduled Event" or Scheduler input
-// with "time", a backfill {"start","end"} or a lookup {"sessionId"}. Any
-// other shape is an error that says what is wrong.
+// with "time", a backfill {"start","end"} or a lookup {"sessionId"}, each
+// optionally with "account" and "region" naming another target (a rule's
+// envelope carries its own account and region: the function's). Any other
+// shape is an error that says what is wrong.
 func Decode(raw []byte) (Request, error) {
 	if len(raw) > maxEventSize {
 		return Request{}, fmt.Errorf("event is %d bytes; at most %d are accepted", len(raw), maxEventSize)
@@ -85,7 +101,7 @@ func Decode(raw []byte) (Request, error) {
 	case hasTime:
 		return decodeScheduled(fields)
 	case hasID:
-		if err := onlyKeys(fields, "sessionId"); err != nil {
+		if err := onlyKeys(fields, append([]string{"sessionId"}, targetKeys...)...); err != nil {
 			return Request{}, err
 		}
 		id, err := stringField(fields, "sessionId")
@@ -98,9 +114,9 @@ func Decode(raw []byte) (Request, error) {
 		if len(id) > 96 || !sessionIDRE.MatchString(id) {
 			return Request{}, fmt.Errorf("event field \"sessionId\" %q is not a session id (1-96 letters, digits and _-.@)", id)
 		}
-		return Request{Kind: KindLookup, SessionID: id}, nil
+		return withTarget(fields, Request{Kind: KindLookup, SessionID: id})
 	default:
-		if err := onlyKeys(fields, "start", "end"); err != nil {
+		if err := onlyKeys(fields, append([]string{"start", "end"}, targetKeys...)...); err != nil {
 			return Request{}, err
 		}
 		if !hasStart || !hasEnd {
@@ -117,14 +133,57 @@ func Decode(raw []byte) (Request, error) {
 		if !end.After(start) {
 			return Request{}, fmt.Errorf("backfill event \"end\" %s is not after \"start\" %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
 		}
-		return Request{Kind: KindBackfill, Start: start, End: end}, nil
+		return withTarget(fields, Request{Kind: KindBackfill, Start: start, End: end})
 	}
+}
+
+// withTarget sets the target of req from the event's "account" and
+// "region": both or neither, a 12-digit account id and a region name.
+func withTarget(fields map[string]json.RawMessage, req Request) (Request, error) {
+	_, hasAccount := fields["account"]
+	_, hasRegion := fields["region"]
+	switch {
+	case !hasAccount && !hasRegion:
+		return req, nil
+	case !hasRegion:
+		return Request{}, errors.New("event has \"account\" without \"region\"; send both or neither")
+	case !hasAccount:
+		return Request{}, errors.New("event has \"region\" without \"account\"; send both or neither")
+	}
+	account, err := stringField(fields, "account")
+	if err != nil {
+		return Request{}, err
+	}
+	if !accountRE.MatchString(account) {
+		return Request{}, fmt.Errorf("event field \"account\" is %q; want a 12-digit AWS account id", truncate(account))
+	}
+	region, err := stringField(fields, "region")
+	if err != nil {
+		return Request{}, err
+	}
+	if len(region) > 32 || !regionRE.MatchString(region) {
+		return Request{}, fmt.Errorf("event field \"region\" is %q; want an AWS region name such as eu-west-1", truncate(region))
+	}
+	req.Account, req.Region = account, region
+	return req, nil
+}
+
+// isEnvelope reports whether a scheduled event is an EventBridge rule's
+// event rather than a Scheduler input: it carries envelope fields beside
+// "time", "account" and "region".
+func isEnvelope(fields map[string]json.RawMessage) bool {
+	for k := range fields {
+		if envelopeKeys[k] && k != "account" && k != "region" {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeScheduled(fields map[string]json.RawMessage) (Request, error) {
 	for k := range fields {
 		if k != "time" && !envelopeKeys[k] {
-			return Request{}, fmt.Errorf("scheduled event has unexpected field %q; want \"time\" alone (EventBridge Scheduler) or an EventBridge \"Scheduled Event\"", k)
+			return Request{}, fmt.Errorf("scheduled event has unexpected field %q; want \"time\", optionally with \"account\" and \"region\" (EventBridge Scheduler), or an EventBridge \"Scheduled Event\"", k)
 		}
 	}
 	if raw, ok := fields["detail-type"]; ok {
@@ -137,7 +196,14 @@ func decodeScheduled(fields map[string]json.RawMessage) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{Kind: KindScheduled, Time: t}, nil
+	req := Request{Kind: KindScheduled, Time: t}
+	if isEnvelope(fields) {
+		// A rule's envelope names the rule's own account and region, which
+		// are the function's (a rule invokes functions of its own account
+		// and region only): the target is the function's own.
+		return req, nil
+	}
+	return withTarget(fields, req)
 }
 
 func onlyKeys(fields map[string]json.RawMessage, allowed ...string) error {

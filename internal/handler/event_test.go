@@ -1,12 +1,15 @@
 package handler_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/session-audit/session-audit/internal/handler"
 )
@@ -50,6 +53,25 @@ func TestDecode(t *testing.T) {
 		{name: "empty session id", event: `{"sessionId":""}`, err: `"sessionId" is empty`},
 		{name: "bad session id", event: `{"sessionId":"a b"}`, err: "is not a session id"},
 		{name: "session id not a string", event: `{"sessionId":null}`, err: "want a string"},
+		{name: "scheduled target", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":"eu-west-1"}`,
+			want: handler.Request{Kind: handler.KindScheduled, Time: time.Date(2026, 11, 25, 0, 5, 0, 0, time.UTC), Account: "111122223333", Region: "eu-west-1"}},
+		{name: "backfill target", event: `{"start":"2026-11-20T00:00:00Z","end":"2026-11-21T00:00:00Z","account":"111122223333","region":"us-gov-west-1"}`,
+			want: handler.Request{Kind: handler.KindBackfill, Start: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), Account: "111122223333", Region: "us-gov-west-1"}},
+		{name: "lookup target", event: `{"sessionId":"a-1","account":"111122223333","region":"ap-southeast-5"}`,
+			want: handler.Request{Kind: handler.KindLookup, SessionID: "a-1", Account: "111122223333", Region: "ap-southeast-5"}},
+		{name: "rule envelope keeps the function's own target", event: `{"detail-type":"Scheduled Event","source":"aws.events","account":"999988887777","region":"eu-west-3","time":"2026-11-25T00:05:00Z"}`,
+			want: handler.Request{Kind: handler.KindScheduled, Time: time.Date(2026, 11, 25, 0, 5, 0, 0, time.UTC)}},
+		{name: "account without region", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333"}`, err: `"account" without "region"`},
+		{name: "region without account", event: `{"start":"2026-11-20T00:00:00Z","end":"2026-11-21T00:00:00Z","region":"eu-west-1"}`, err: `"region" without "account"`},
+		{name: "account too short", event: `{"time":"2026-11-25T00:05:00Z","account":"11112222333","region":"eu-west-1"}`, err: `event field "account" is "11112222333"; want a 12-digit AWS account id`},
+		{name: "account with letters", event: `{"sessionId":"a-1","account":"11112222333a","region":"eu-west-1"}`, err: `event field "account"`},
+		{name: "account as a number", event: `{"time":"2026-11-25T00:05:00Z","account":111122223333,"region":"eu-west-1"}`, err: `event field "account" is 111122223333; want a string`},
+		{name: "account with spaces", event: `{"time":"2026-11-25T00:05:00Z","account":" 111122223333","region":"eu-west-1"}`, err: `event field "account"`},
+		{name: "region not a region", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":"Europe"}`, err: `event field "region" is "Europe"; want an AWS region name`},
+		{name: "region without number", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":"eu-west"}`, err: `event field "region"`},
+		{name: "region null", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":null}`, err: `event field "region" is null; want a string`},
+		{name: "region too long", event: `{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":"eu-` + strings.Repeat("west-", 8) + `1"}`, err: `event field "region"`},
+		{name: "target with an unknown field", event: `{"sessionId":"a-1","account":"111122223333","region":"eu-west-1","profile":"x"}`, err: `unexpected field "profile"`},
 		{name: "huge event", event: `{"sessionId":"` + strings.Repeat("a", 70000) + `"}`, err: "at most"},
 	}
 	for _, tt := range tests {
@@ -108,6 +130,8 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"time":"2026-11-25T00:05:00Z"}`, `{"start":"2026-11-20T00:00:00Z","end":"2026-11-25T00:00:00Z"}`,
 		`{"sessionId":"a-1"}`, `{"detail-type":"Scheduled Event","time":"2026-11-25T00:05:00Z"}`, `[]`, `null`, `{`,
+		`{"time":"2026-11-25T00:05:00Z","account":"111122223333","region":"eu-west-1"}`,
+		`{"sessionId":"a-1","account":"111122223333","region":"us-gov-east-1"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -124,6 +148,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !json.Valid(b) {
 			t.Fatalf("accepted invalid JSON %q", b)
+		}
+		if (req.Account == "") != (req.Region == "") || req.Account != "" && (len(req.Account) != 12 || strings.Trim(req.Account, "0123456789") != "") {
+			t.Fatalf("request %+v names half a target or a malformed account", req)
 		}
 		switch req.Kind {
 		case handler.KindScheduled:
@@ -142,4 +169,24 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("request of unknown kind %+v", req)
 		}
 	})
+}
+
+func TestSelfOf(t *testing.T) {
+	for _, tt := range []struct {
+		arn  string
+		want handler.Self
+	}{
+		{"arn:aws:lambda:eu-west-1:111122223333:function:audit", handler.Self{Partition: "aws", Account: "111122223333", Function: "audit"}},
+		{"arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:audit-exporter:live", handler.Self{Partition: "aws-us-gov", Account: "111122223333", Function: "audit-exporter"}},
+		{"arn:aws-cn:lambda:cn-north-1:111122223333:function:a_b", handler.Self{Partition: "aws-cn", Account: "111122223333", Function: "a_b"}},
+	} {
+		ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: tt.arn})
+		got, err := handler.SelfOf(ctx)
+		if err != nil || got != tt.want {
+			t.Errorf("SelfOf(%s) = %+v, %v; want %+v", tt.arn, got, err, tt.want)
+		}
+	}
+	if _, err := handler.SelfOf(context.Background()); err == nil {
+		t.Error("SelfOf without a Lambda context: no error")
+	}
 }

@@ -29,8 +29,8 @@ const logicalID = "SessionAuditFunction"
 // in step with the emulators: it sets exactly what emulators.Env() sets,
 // less the region and credentials (sam local passes the developer's own),
 // with the endpoints where `session-audit emulate` listens by default
-// (127.0.0.1:4583 for SSM, 127.0.0.1:4572 for S3), seen from sam's container
-// as host.docker.internal.
+// (127.0.0.1:4583 for SSM, 127.0.0.1:4572 for S3, 127.0.0.1:4592 for STS),
+// seen from sam's container as host.docker.internal.
 func TestEnvJSON(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(eventsDir(t), "env.json"))
 	if err != nil {
@@ -49,7 +49,7 @@ func TestEnvJSON(t *testing.T) {
 	}
 	vars := file[logicalID]
 
-	emu := (&emulators.Emulators{Bucket: cli.LocalBucket, SSMURL: "http://127.0.0.1:4583", S3URL: "http://127.0.0.1:4572"}).Env()
+	emu := (&emulators.Emulators{Bucket: cli.LocalBucket, SSMURL: "http://127.0.0.1:4583", S3URL: "http://127.0.0.1:4572", STSURL: "http://127.0.0.1:4592"}).Env()
 	for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 		delete(emu, k)
 	}
@@ -60,6 +60,7 @@ func TestEnvJSON(t *testing.T) {
 	want := map[string]string{
 		"AWS_ENDPOINT_URL_SSM": "http://host.docker.internal:4583",
 		"AWS_ENDPOINT_URL_S3":  "http://host.docker.internal:4572",
+		"AWS_ENDPOINT_URL_STS": "http://host.docker.internal:4592",
 	}
 	for k, v := range emu {
 		if _, ok := want[k]; !ok {

@@ -15,7 +15,7 @@ import (
 func TestWriteIsValidEMF(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Date(2026, 11, 26, 0, 15, 0, 0, time.UTC)
-	err := metrics.Write(&buf, metrics.Run{Function: "fn", Mode: "scheduled", SessionsExported: 12, SlotsWritten: 2,
+	err := metrics.Write(&buf, metrics.Run{Function: "fn", Mode: "scheduled", Account: "111122223333", Region: "eu-west-1", Status: "exported", SessionsExported: 12, SlotsWritten: 2,
 		APICalls: 9, Throttles: 3, ActivePending: 1, Duration: 1500 * time.Millisecond}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +38,16 @@ func TestWriteIsValidEMF(t *testing.T) {
 	for _, d := range cw["Dimensions"].([]any)[0].([]any) {
 		if _, ok := doc[d.(string)].(string); !ok {
 			t.Errorf("dimension %v has no string value", d)
+		}
+	}
+	// The target is a property, not a dimension: the org's accounts x
+	// regions would multiply the metric series.
+	if doc["Account"] != "111122223333" || doc["Region"] != "eu-west-1" || doc["Status"] != "exported" {
+		t.Errorf("target properties Account=%v Region=%v Status=%v", doc["Account"], doc["Region"], doc["Status"])
+	}
+	for _, d := range cw["Dimensions"].([]any)[0].([]any) {
+		if d == "Account" || d == "Region" {
+			t.Errorf("dimension %v", d)
 		}
 	}
 	want := map[string]float64{"SessionsExported": 12, "SlotsWritten": 2, "SlotsKept": 0, "SlotsFailed": 0, "APICalls": 9, "Throttles": 3, "ActivePending": 1, "RunDuration": 1500}

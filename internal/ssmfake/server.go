@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/session-audit/session-audit/internal/stsfake"
 )
 
 // targetDescribeSessions is the X-Amz-Target of the one operation served.
@@ -41,8 +43,11 @@ const targetDescribeSessions = "AmazonSSM.DescribeSessions"
 type Server struct {
 	secret []byte
 
-	mu sync.RWMutex
-	st store
+	mu       sync.RWMutex
+	st       store                // the local account's sessions, every region without its own
+	targets  map[targetKey]*store // accounts and regions with their own sessions
+	disabled map[targetKey]bool   // regions not enabled for an account
+	denied   map[string]bool      // accounts whose role may not DescribeSessions
 
 	fmu      sync.Mutex // guards everything below
 	faults   Faults
@@ -151,8 +156,12 @@ func (s *Server) Sessions(state string) []types.Session {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]types.Session, len(s.st.lists[i]))
-	for j, r := range s.st.lists[i] {
+	return sessionsOf(&s.st, i)
+}
+
+func sessionsOf(st *store, i int) []types.Session {
+	out := make([]types.Session, len(st.lists[i]))
+	for j, r := range st.lists[i] {
 		out[j] = r.session()
 	}
 	return out
@@ -162,6 +171,11 @@ func (s *Server) Sessions(state string) []types.Session {
 type Call struct {
 	// Operation is the request's X-Amz-Target header.
 	Operation string
+	// Account and Region are the target the request asked for: the
+	// account of its credentials (see stsfake.IdentityOf) and the region
+	// of its signature ("" when unsigned).
+	Account string
+	Region  string
 	// State, MaxResults (0 when absent) and NextToken are as requested.
 	State      string
 	MaxResults int32
@@ -318,6 +332,11 @@ func (s *Server) serve(r *http.Request, c *Call) ([]*record, string, *apiError) 
 	if len(body) > maxBodyBytes {
 		return nil, "", validationError("The request body is larger than %d bytes.", maxBodyBytes)
 	}
+	id, signed := stsfake.IdentityOf(r)
+	if !signed {
+		id.Account = stsfake.LocalAccount
+	}
+	c.Account, c.Region = id.Account, id.Region
 	// The body is read first: only then does net/http notice a client
 	// that goes away during the latency below.
 	d := s.decideFaults()
@@ -329,6 +348,9 @@ func (s *Server) serve(r *http.Request, c *Call) ([]*record, string, *apiError) 
 			t.Stop()
 			return nil, "", &apiError{code: codeClientCanceled, message: "the client went away"}
 		}
+	}
+	if aerr := s.refuse(id); aerr != nil {
+		return nil, "", aerr
 	}
 	if d.throttled {
 		return nil, "", &apiError{status: http.StatusBadRequest, code: codeThrottling, message: "Rate exceeded"}
@@ -360,15 +382,16 @@ func (s *Server) serve(r *http.Request, c *Call) ([]*record, string, *apiError) 
 				message: "The nextToken is not valid for this request."}
 		}
 	}
-	page, next := s.page(&q, cur, d)
+	page, next := s.page(c.Account, c.Region, &q, cur, d)
 	return page, next, nil
 }
 
-// page cuts the page of q that starts after cur.
-func (s *Server) page(q *query, cur cursor, d faultDecision) ([]*record, string) {
+// page cuts the page of q that starts after cur in the sessions of
+// (account, region).
+func (s *Server) page(account, region string, q *query, cur cursor, d faultDecision) ([]*record, string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l := s.st.lists[q.state]
+	l := s.storeFor(account, region).lists[q.state]
 
 	// The time filters select the contiguous range l[lo:hi].
 	lo, hi := 0, len(l)

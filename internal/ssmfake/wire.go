@@ -31,6 +31,9 @@ const (
 	codeInternal       = "InternalServerError"
 	codeUnknownOp      = "UnknownOperationException"
 	codeClientCanceled = "RequestCanceled" // recorded only: the client went away
+
+	codeUnrecognizedClient = "UnrecognizedClientException"
+	codeAccessDenied       = "AccessDeniedException"
 )
 
 // apiError is an error answer of the service.

@@ -47,3 +47,35 @@ func TestSamBuildTarget(t *testing.T) {
 		t.Errorf("make %s without ARTIFACTS_DIR succeeded:\n%s", target, out)
 	}
 }
+
+// TestSamBuildOrgFunction: `sam build` of the org function (org mode) runs
+// `make build-OrgFunction` and gets a static linux/arm64 bootstrap.
+func TestSamBuildOrgFunction(t *testing.T) {
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed")
+	}
+	fn := resolve(t, loadTemplate(t), orgFixed).resource(t, "OrgFunction")
+	if bm := asMap(fn["Metadata"])["BuildMethod"]; bm != "makefile" {
+		t.Fatalf("OrgFunction BuildMethod %v", bm)
+	}
+	artifacts := filepath.Join(t.TempDir(), "artifacts")
+	cmd := exec.Command(mk, "build-OrgFunction", "ARTIFACTS_DIR="+artifacts)
+	cmd.Dir = filepath.Join(repoRoot(t), scalarString(asMap(fn["Properties"])["CodeUri"]))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build-OrgFunction: %v\n%s", err, out)
+	}
+	f, err := elf.Open(filepath.Join(artifacts, scalarString(asMap(fn["Properties"])["Handler"])))
+	if err != nil {
+		t.Fatalf("no bootstrap executable: %v", err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC {
+		t.Errorf("bootstrap is %v %v; want an arm64 executable", f.Machine, f.Type)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("bootstrap is dynamically linked")
+		}
+	}
+}

@@ -239,11 +239,19 @@ func resolve(t testing.TB, tpl map[string]any, params map[string]string) *stack 
 		}
 		s.resources[name] = v.(map[string]any)
 	}
-	out, err := r.eval(tpl["Outputs"])
-	if err != nil {
-		t.Fatalf("outputs: %v", err)
+	s.outputs = map[string]any{}
+	for name, raw := range asMap(tpl["Outputs"]) {
+		o := asMap(raw)
+		if c, ok := o["Condition"].(string); ok && !s.conditions[c] {
+			continue
+		}
+		delete(o, "Condition")
+		v, err := r.eval(o)
+		if err != nil {
+			t.Fatalf("output %s: %v", name, err)
+		}
+		s.outputs[name] = v
 	}
-	s.outputs = asMap(out)
 	return s
 }
 

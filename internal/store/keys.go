@@ -90,10 +90,11 @@ func (k Keys) Manifest(s window.Slot) string {
 	return k.Prefix + "/manifests/" + partition(s) + "/" + k.Name(s) + ".json"
 }
 
-// ManifestsFrom is the listing position from which every manifest of a slot
-// on or after day lies: use it as StartAfter under ManifestRoot.
-func (k Keys) ManifestsFrom(day time.Time) string {
-	return k.ManifestRoot() + "dt=" + day.UTC().Format(time.DateOnly)
+// ManifestDayPrefix is the prefix of the keys of every manifest of this
+// account and region whose slot starts on day (UTC): listing it never sees
+// another target's manifests.
+func (k Keys) ManifestDayPrefix(day time.Time) string {
+	return k.ManifestRoot() + "dt=" + day.UTC().Format(time.DateOnly) + "/" + k.Account + "_" + k.Region + "_"
 }
 
 // ManifestRoot is the prefix every manifest key starts with.

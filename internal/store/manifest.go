@@ -210,23 +210,3 @@ func CurrentExport(ctx context.Context, api HeadAPI, bucket, key string) (string
 	}
 	return "unknown:" + aws.ToString(out.ETag), nil
 }
-
-// ListManifestKeys returns every key under the manifest root of k that
-// sorts after startAfter, following continuation tokens.
-func ListManifestKeys(ctx context.Context, api ListAPI, bucket string, k Keys, startAfter string) ([]string, error) {
-	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String(k.ManifestRoot()), StartAfter: aws.String(startAfter)}
-	var keys []string
-	for {
-		out, err := api.ListObjectsV2(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list manifests s3://%s/%s: %w", bucket, k.ManifestRoot(), err)
-		}
-		for _, o := range out.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextContinuationToken) == "" {
-			return keys, nil
-		}
-		in.ContinuationToken, in.StartAfter = out.NextContinuationToken, nil
-	}
-}

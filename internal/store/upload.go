@@ -91,8 +91,8 @@ func (u *Upload) Write(p []byte) (int, error) {
 	u.sum.Write(p)
 	u.size += int64(n)
 	for len(p) > 0 {
-		if u.buf == nil {
-			u.buf = make([]byte, 0, u.partSize)
+		if len(u.buf)+len(p) > cap(u.buf) && cap(u.buf) < u.partSize {
+			u.grow(len(p))
 		}
 		take := min(len(p), u.partSize-len(u.buf))
 		u.buf = append(u.buf, p[:take]...)
@@ -105,6 +105,23 @@ func (u *Upload) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// smallBuffer is the first buffer of an upload. Most objects of an
+// organization's targets are small or empty (a Parquet footer alone), and
+// a whole part's buffer, zeroed at allocation, costs milliseconds of CPU.
+const smallBuffer = 64 << 10
+
+// grow makes room for n more bytes: a small buffer first, then one of a
+// whole part, which is kept for the rest of the upload.
+func (u *Upload) grow(n int) {
+	size := u.partSize
+	if u.buf == nil && n < smallBuffer {
+		size = min(smallBuffer, u.partSize)
+	}
+	buf := make([]byte, len(u.buf), size)
+	copy(buf, u.buf)
+	u.buf = buf
 }
 
 func (u *Upload) sendPart() error {

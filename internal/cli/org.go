@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/session-audit/session-audit/internal/app"
+	appconfig "github.com/session-audit/session-audit/internal/config"
+	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/localmap"
+	"github.com/session-audit/session-audit/internal/orgconfig"
+	"github.com/session-audit/session-audit/internal/orgfake"
+	"github.com/session-audit/session-audit/internal/orgfunc"
+	"github.com/session-audit/session-audit/internal/orgrun"
+	"github.com/session-audit/session-audit/internal/ssmfake"
+	"github.com/session-audit/session-audit/internal/stsfake"
+)
+
+// The emulated organization of `org --local`: the local account and three
+// members in three regions; one member has no reader role (denied) and one
+// has not enabled an opt-in region (region-disabled).
+const (
+	localMgmtAccount   = "999999999999"
+	localOrgListRole   = "session-audit-org-list"
+	localMemberRole    = "session-audit-reader"
+	localNoRoleAccount = "333333333333"
+	localDisabledAcct  = "222222222222"
+	localDisabledReg   = "ap-southeast-2"
+)
+
+var (
+	localOrgAccounts = []string{localAccount, "111111111111", localDisabledAcct, localNoRoleAccount}
+	localOrgRegions  = []string{"us-east-1", "eu-west-1", localDisabledReg}
+)
+
+// org runs one organization run: Plan, the exports with bounded
+// concurrency, Coverage; then prints the coverage table.
+func (c *cmd) org(ctx context.Context, args []string) error {
+	fs := c.flags("org", "org [--event FILE] [--concurrency N] [--local [--out DIR] [--days N] [--sessions N]]")
+	eventFile := fs.String("event", "", "state machine input JSON file: {\"time\"} or {\"start\",\"end\"} (default: a scheduled run now)")
+	concurrency := fs.Int("concurrency", 4, "targets exported at once")
+	lf := addLocal(fs, true)
+	if err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *concurrency < 1 || *concurrency > 256 {
+		return usageError{errors.New("--concurrency must be 1 to 256")}
+	}
+	now := c.now()
+	input := []byte(fmt.Sprintf(`{"time":%q}`, now.Format(time.RFC3339)))
+	if *eventFile != "" {
+		var err error
+		if input, err = os.ReadFile(*eventFile); err != nil {
+			return usageError{err}
+		}
+	}
+	var (
+		r       *orgrun.Runner
+		where   string
+		cleanup = func() {}
+		err     error
+	)
+	if *lf.local {
+		r, where, cleanup, err = c.localOrg(lf)
+	} else {
+		r, err = c.awsOrg(ctx, lf)
+	}
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	r.Concurrency = *concurrency
+	runID := "cli-" + now.Format("20060102T150405Z")
+	fmt.Fprintf(c.stderr, "org: run %s, input %s\n", runID, strings.TrimSpace(string(input)))
+	res, runErr := r.Run(ctx, runID, input)
+	if res.Records == nil && runErr != nil {
+		return runErr
+	}
+	counts := map[string]int{}
+	for _, rec := range res.Records {
+		counts[rec.Status]++
+	}
+	fmt.Fprintf(c.stdout, "Organization run %s at %s: %d targets: %d exported, %d denied, %d region-disabled, %d failed\n\n",
+		runID, res.Plan.RunTime, len(res.Records), counts["exported"], counts["denied"], counts["region-disabled"], counts["failed"])
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tREGION\tSTATUS\tSLOTS\tROWS\tERROR")
+	for _, rec := range res.Records {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", rec.AccountID, rec.Region, rec.Status, rec.Slots, rec.Rows, rec.Error)
+	}
+	tw.Flush()
+	if where != "" {
+		fmt.Fprintf(c.stdout, "\nCoverage: %s\n", filepath.Join(where, filepath.FromSlash(res.Coverage.Key)))
+	} else {
+		fmt.Fprintf(c.stdout, "\nCoverage: s3://%s/%s\n", r.Bucket, res.Coverage.Key)
+	}
+	return runErr
+}
+
+// localOrg starts the emulators of an organization (SSM, STS, S3 and
+// Organizations) and wires both functions to them with real SDK clients.
+func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
+	if *lf.days < 1 || *lf.days > 30 || *lf.sessions < 0 {
+		return nil, "", func() {}, usageError{errors.New("--days must be 1 to 30 and --sessions not negative")}
+	}
+	now := c.now()
+	fake := ssmfake.New()
+	perTarget := max(*lf.sessions/(len(localOrgAccounts)*len(localOrgRegions)), 1)
+	seed := int64(1)
+	for _, a := range localOrgAccounts {
+		for _, reg := range localOrgRegions {
+			fake.Target(a, reg).Put(ssmfake.Generate(seed, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, perTarget)...)
+			seed++
+		}
+	}
+	fake.DisableRegion(localDisabledAcct, localDisabledReg)
+	stsEmu := stsfake.New()
+	stsEmu.AllowRole(localMgmtAccount, stsfake.Role{Name: localOrgListRole})
+	for _, a := range localOrgAccounts[1:] {
+		if a != localNoRoleAccount {
+			stsEmu.AllowRole(a, stsfake.Role{Name: localMemberRole})
+		}
+	}
+	org := orgfake.New(orgfake.WithManagementAccount(localMgmtAccount))
+	for _, a := range localOrgAccounts {
+		org.Add(orgfake.Account{ID: a})
+	}
+	bucketDir := emulators.BucketDir(*lf.out, LocalBucket)
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, STS: stsEmu})
+	if err != nil {
+		return nil, "", func() {}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		emu.Close()
+		return nil, "", func() {}, fmt.Errorf("organizations emulator: %w", err)
+	}
+	orgSrv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
+	go orgSrv.Serve(ln) //nolint:errcheck // ends with Close
+	cleanup := func() { orgSrv.Close(); emu.Close() }
+
+	env := emu.Env()
+	vars := map[string]string{
+		"AUDIT_BUCKET": LocalBucket, "AUDIT_S3_PATH_STYLE": "true", "AUDIT_MEMBER_ROLE": localMemberRole,
+		"AUDIT_REGIONS":      strings.Join(localOrgRegions, ","),
+		"AUDIT_ORG_ROLE_ARN": "arn:aws:iam::" + localMgmtAccount + ":role/" + localOrgListRole,
+	}
+	getenv := func(k string) string { return vars[k] }
+	cfg, err := appconfig.Load(getenv)
+	if err != nil {
+		cleanup()
+		return nil, "", func() {}, fmt.Errorf("configuration: %w", err)
+	}
+	ocfg, err := orgconfig.Load(getenv)
+	if err != nil {
+		cleanup()
+		return nil, "", func() {}, fmt.Errorf("configuration: %w", err)
+	}
+	clients := emu.Clients()
+	base := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider(emulators.AccessKey, emulators.SecretKey, ""),
+		HTTPClient: ssmfake.HTTPClient()}
+	stsClient := sts.NewFromConfig(base, func(o *sts.Options) { o.BaseEndpoint = aws.String(emu.STSURL) })
+	orgClient := orgfunc.OrganizationsClient(base, stsClient, ocfg.OrgRoleARN, func(o *organizations.Options) {
+		o.BaseEndpoint = aws.String("http://" + ln.Addr().String())
+	})
+	quiet := c.logger()
+	h := orgfunc.Wire(ocfg, clients.S3, orgClient, quiet, io.Discard, "session-audit-org-cli", c.clock)
+	exporter := app.Wire(cfg, clients, quiet, c.clock)
+	fmt.Fprintf(c.stderr, "org: emulated organization of %d accounts x %d regions (%s has no reader role, %s/%s is not enabled); objects under %s\n",
+		len(localOrgAccounts), len(localOrgRegions), localNoRoleAccount, localDisabledAcct, localDisabledReg, *lf.out)
+	return &orgrun.Runner{
+		Org: h, Export: exportInvoke(exporter, localAccount, env["AWS_REGION"]), S3: clients.S3,
+		Bucket: LocalBucket, Prefix: cfg.Prefix, Account: localAccount, Region: env["AWS_REGION"], Now: c.clock,
+	}, bucketDir, cleanup, nil
+}
+
+// awsOrg wires both functions to AWS through the SDK's default chain and
+// the AUDIT_* variables of both (AUDIT_REGIONS, AUDIT_ORG_ROLE_ARN or
+// AUDIT_ACCOUNTS, AUDIT_MEMBER_ROLE...).
+func (c *cmd) awsOrg(ctx context.Context, lf localFlags) (*orgrun.Runner, error) {
+	log := c.logger()
+	h, err := orgfunc.New(ctx, c.getenv, log, io.Discard, c.clock)
+	if err != nil {
+		return nil, err
+	}
+	cfg, clients, err := app.Load(ctx, c.getenv, app.DefaultClients(c.getenv, log))
+	if err != nil {
+		return nil, err
+	}
+	exporter := app.Wire(cfg, clients, log, c.clock)
+	account := *lf.account
+	if account == "" {
+		if account, err = callerAccount(ctx, clients.STS); err != nil {
+			return nil, err
+		}
+	}
+	return &orgrun.Runner{
+		Org: h, Export: exportInvoke(exporter, account, clients.Region), S3: clients.S3,
+		Bucket: cfg.Bucket, Prefix: cfg.Prefix, Account: account, Region: clients.Region, Now: c.clock,
+	}, nil
+}
+
+// lambdaHandler is the exporter as the Lambda runtime calls it.
+type lambdaHandler interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// exportInvoke hands a child's {"event": ...} to the exporter in a Lambda
+// context naming the central account, as the Map's Task does.
+func exportInvoke(h lambdaHandler, account, region string) localmap.Invoke {
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:session-audit-cli", region, account)
+	return func(ctx context.Context, input []byte) ([]byte, error) {
+		event, err := localmap.Event(input)
+		if err != nil {
+			return nil, err
+		}
+		lctx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprintf("cli-%d", time.Now().UnixNano()), InvokedFunctionArn: arn})
+		return h.Invoke(lctx, event)
+	}
+}

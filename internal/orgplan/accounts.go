@@ -1,0 +1,213 @@
+// Package orgplan is the Plan step of an organization run: it lists the
+// accounts to audit (from AWS Organizations or a fixed list), removes the
+// excluded ones, crosses them with the regions, and writes the exporter
+// events of the run as one JSON array to S3, where the state machine's
+// Distributed Map reads them (ItemReader). See docs/ARCHITECTURE.md.
+package orgplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/smithy-go"
+)
+
+// accountRE is an AWS account id: 12 digits.
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ouRE is an organizational unit id, or a root id.
+var ouRE = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
+
+// ParseAccounts reads a comma-separated list of account ids (blanks
+// around the commas ignored). Ids that are not 12 digits, and ids given
+// twice, are an error naming them; name says which setting the list came
+// from.
+func ParseAccounts(name, list string) ([]string, error) {
+	var ids, bad, dup []string
+	seen := map[string]bool{}
+	for _, f := range splitList(list) {
+		switch {
+		case !accountRE.MatchString(f):
+			bad = append(bad, fmt.Sprintf("%q", f))
+		case seen[f]:
+			dup = append(dup, f)
+		default:
+			seen[f] = true
+			ids = append(ids, f)
+		}
+	}
+	var errs []string
+	if len(bad) > 0 {
+		errs = append(errs, "not 12-digit account ids: "+strings.Join(bad, ", "))
+	}
+	if len(dup) > 0 {
+		errs = append(errs, "given twice: "+strings.Join(dup, ", "))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %s", name, strings.Join(errs, "; "))
+	}
+	return ids, nil
+}
+
+// ParseOUs reads a comma-separated list of organizational unit (or root)
+// ids; malformed ids are an error naming them.
+func ParseOUs(name, list string) ([]string, error) {
+	var ids, bad []string
+	for _, f := range splitList(list) {
+		if !ouRE.MatchString(f) {
+			bad = append(bad, fmt.Sprintf("%q", f))
+			continue
+		}
+		ids = append(ids, f)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: not organizational unit or root ids (ou-xxxx-yyyyyyyy, r-xxxx): %s", name, strings.Join(bad, ", "))
+	}
+	return ids, nil
+}
+
+func splitList(list string) []string {
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Source lists the accounts of a run.
+type Source interface {
+	Accounts(ctx context.Context) ([]string, error)
+}
+
+// Fixed is a fixed list of accounts, already validated (ParseAccounts).
+type Fixed []string
+
+// Accounts returns the list.
+func (f Fixed) Accounts(context.Context) ([]string, error) { return append([]string(nil), f...), nil }
+
+// AccountsAPI is the Organizations call that lists every account.
+type AccountsAPI interface {
+	ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error)
+}
+
+// ChildrenAPI is the Organizations call that lists an OU's child OUs.
+type ChildrenAPI interface {
+	ListChildren(ctx context.Context, in *organizations.ListChildrenInput, optFns ...func(*organizations.Options)) (*organizations.ListChildrenOutput, error)
+}
+
+// ParentAccountsAPI is the Organizations call that lists the accounts
+// directly under an OU.
+type ParentAccountsAPI interface {
+	ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error)
+}
+
+// OrgAPI is what Organization needs: the three listing calls.
+type OrgAPI interface {
+	AccountsAPI
+	ChildrenAPI
+	ParentAccountsAPI
+}
+
+// Organization lists the ACTIVE accounts of an AWS Organization: all of
+// them (ListAccounts), or, with OUs, those under the given organizational
+// units and every OU below them (ListChildren and ListAccountsForParent,
+// recursively). Suspended accounts and accounts pending closure are left
+// out: their sessions can no longer be read.
+type Organization struct {
+	API OrgAPI
+	OUs []string
+}
+
+// Accounts lists the accounts, sorted, each once.
+func (o Organization) Accounts(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	if len(o.OUs) == 0 {
+		p := organizations.NewListAccountsPaginator(o.API, &organizations.ListAccountsInput{})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListAccounts", err)
+			}
+			addActive(seen, out.Accounts)
+		}
+		return sortedKeys(seen), nil
+	}
+	visited := map[string]bool{}
+	queue := append([]string(nil), o.OUs...)
+	for len(queue) > 0 {
+		ou := queue[0]
+		queue = queue[1:]
+		if visited[ou] {
+			continue
+		}
+		visited[ou] = true
+		ap := organizations.NewListAccountsForParentPaginator(o.API, &organizations.ListAccountsForParentInput{ParentId: aws.String(ou)})
+		for ap.HasMorePages() {
+			out, err := ap.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListAccountsForParent "+ou, err)
+			}
+			addActive(seen, out.Accounts)
+		}
+		cp := organizations.NewListChildrenPaginator(o.API, &organizations.ListChildrenInput{ParentId: aws.String(ou), ChildType: types.ChildTypeOrganizationalUnit})
+		for cp.HasMorePages() {
+			out, err := cp.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListChildren "+ou, err)
+			}
+			for _, c := range out.Children {
+				queue = append(queue, aws.ToString(c.Id))
+			}
+		}
+	}
+	return sortedKeys(seen), nil
+}
+
+// addActive keeps the ACTIVE accounts. The service reports State (new)
+// and Status (deprecated); State wins when present.
+func addActive(seen map[string]bool, accounts []types.Account) {
+	for _, a := range accounts {
+		state := string(a.State)
+		if state == "" {
+			state = string(a.Status)
+		}
+		if state == "ACTIVE" {
+			seen[aws.ToString(a.Id)] = true
+		}
+	}
+}
+
+// ErrOrgAccessDenied marks an Organizations AccessDenied: the management
+// account's listing role is missing, or does not trust this function.
+var ErrOrgAccessDenied = errors.New("organizations access denied")
+
+func orgError(call string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDeniedException", "AccessDenied":
+			return fmt.Errorf("%w: %s: %v (is the management-account role of AUDIT_ORG_ROLE_ARN deployed, and does it trust this function's role?)", ErrOrgAccessDenied, call, err)
+		case "AWSOrganizationsNotInUseException":
+			return fmt.Errorf("organizations %s: the account is not in an organization (use AUDIT_ACCOUNTS for a fixed list): %w", call, err)
+		}
+	}
+	return fmt.Errorf("organizations %s: %w", call, err)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

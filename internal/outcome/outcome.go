@@ -1,0 +1,62 @@
+// Package outcome classifies how the export of one target (an account and
+// a region) ended: exported, or refused by AWS because the member role is
+// missing or wrong (denied) or the region is not enabled for the account
+// (region-disabled). Refusals are answers, not failures: an organization
+// always has accounts without the role yet and opt-in regions left off, and
+// one of them must not fail the run of the others.
+package outcome
+
+import (
+	"errors"
+
+	"github.com/aws/smithy-go"
+)
+
+// Status is the "status" of a target in the exporter's response.
+type Status string
+
+// The statuses of a target that did not fail.
+const (
+	// Exported: the slots were written (or kept).
+	Exported Status = "exported"
+	// Denied: AssumeRole or DescribeSessions answered AccessDenied.
+	Denied Status = "denied"
+	// RegionDisabled: SSM did not recognize valid credentials, as it
+	// answers in an opt-in region the account has not enabled.
+	RegionDisabled Status = "region-disabled"
+)
+
+// deniedCodes are the error codes of STS (AccessDenied) and SSM
+// (AccessDeniedException) that refuse the caller.
+var deniedCodes = map[string]bool{"AccessDenied": true, "AccessDeniedException": true}
+
+// disabledCodes are the error codes with which a service answers valid
+// credentials in a region the account has not enabled.
+var disabledCodes = map[string]bool{"UnrecognizedClientException": true, "InvalidClientTokenId": true}
+
+// Refused reports whether err holds an AWS answer that refuses the target,
+// and which status it means. Anything else (throttling past the retries,
+// 5xx, a deadline, a network error) is not a refusal.
+func Refused(err error) (Status, bool) {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return "", false
+	}
+	switch code := api.ErrorCode(); {
+	case deniedCodes[code]:
+		return Denied, true
+	case disabledCodes[code]:
+		return RegionDisabled, true
+	}
+	return "", false
+}
+
+// Message is the AWS message of the refusal in err, for the response and
+// the logs; "" when err holds none.
+func Message(err error) string {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return ""
+	}
+	return api.ErrorCode() + ": " + api.ErrorMessage()
+}
