@@ -352,28 +352,16 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 // number of DescribeSessions calls it made.
 func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (SlotResult, int, error) {
 	manifestKey := keys.Manifest(s)
-	// The slot's manifest is read while SSM counts the active sessions:
-	// two independent round trips, the fixed cost of every slot.
-	type read struct {
-		m   *store.Manifest
-		err error
+	old, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
+	if err != nil {
+		return SlotResult{}, 0, fmt.Errorf("slot %s: %w", s, err)
 	}
-	reading := make(chan read, 1)
-	go func() {
-		m, err := store.GetManifest(ctx, e.S3, e.Bucket, manifestKey)
-		reading <- read{m, err}
-	}()
 	lister := &sessions.Lister{API: e.SSM, Filters: e.Filters, Streams: e.Streams}
 	pending := 0
 	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
-	r := <-reading
 	if err != nil {
 		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
-	if r.err != nil {
-		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, r.err)
-	}
-	old := r.m
 
 	origin := archive.Origin{AccountID: keys.Account, Region: keys.Region, ExportedAt: e.now()}
 	up := store.NewUpload(ctx, e.S3, e.Bucket, keys.Object(s), "application/vnd.apache.parquet", newExportID(origin.ExportedAt))
