@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3afero"
@@ -54,6 +57,16 @@ type Options struct {
 	// MaxBackoff caps the clients' wait between retries; 0 means the
 	// production policy's. Tests set a short one.
 	MaxBackoff time.Duration
+	// S3Upstream, when set, is a real S3 server (such as MinIO) used in
+	// place of the in-process one: the bucket is created there, and S3Wrap,
+	// if any, runs in a reverse proxy in front of it.
+	S3Upstream *Upstream
+}
+
+// Upstream is an S3 endpoint and the credentials to reach it with.
+type Upstream struct {
+	URL                                string
+	AccessKey, SecretKey, SessionToken string
 }
 
 // BucketDir is the folder that holds a bucket's objects when the emulators
@@ -64,13 +77,15 @@ func BucketDir(dir, bucket string) string {
 
 // Emulators are the running servers.
 type Emulators struct {
-	SSM     *ssmfake.Server
-	Backend gofakes3.Backend
-	SSMURL  string
-	S3URL   string
-	Bucket  string
-	servers []*http.Server
-	backoff time.Duration
+	SSM *ssmfake.Server
+	// Backend holds the in-process server's objects; nil with an S3Upstream.
+	Backend  gofakes3.Backend
+	SSMURL   string
+	S3URL    string
+	Bucket   string
+	servers  []*http.Server
+	backoff  time.Duration
+	upstream *Upstream
 }
 
 // Start starts both servers and creates the bucket.
@@ -84,6 +99,9 @@ func Start(opts Options) (*Emulators, error) {
 	}
 	if e.SSM == nil {
 		e.SSM = ssmfake.New()
+	}
+	if opts.S3Upstream != nil {
+		return e.startUpstream(opts)
 	}
 	if opts.Dir == "" {
 		e.Backend = s3mem.New()
@@ -109,17 +127,59 @@ func Start(opts Options) (*Emulators, error) {
 	if opts.S3Wrap != nil {
 		s3h = opts.S3Wrap(s3h)
 	}
+	if err := e.serveSSM(opts); err != nil {
+		return nil, err
+	}
+	var err error
+	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Emulators) serveSSM(opts Options) error {
 	var ssmh http.Handler = e.SSM
 	if opts.SSMWrap != nil {
 		ssmh = opts.SSMWrap(ssmh)
 	}
 	var err error
-	if e.SSMURL, err = e.serve(opts.SSMAddr, ssmh); err != nil {
+	e.SSMURL, err = e.serve(opts.SSMAddr, ssmh)
+	return err
+}
+
+// startUpstream serves the SSM emulator and uses the upstream S3 server:
+// directly, or through a reverse proxy running S3Wrap. The proxy keeps the
+// Host header the client signed, so the server checks every signature.
+func (e *Emulators) startUpstream(opts Options) (*Emulators, error) {
+	up := *opts.S3Upstream
+	target, err := url.Parse(up.URL)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("emulators: S3 upstream %q is not an absolute URL", up.URL)
+	}
+	e.upstream = &up
+	if err := e.serveSSM(opts); err != nil {
 		return nil, err
 	}
-	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
+	e.S3URL = up.URL
+	if opts.S3Wrap != nil || opts.S3Addr != "" {
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var h http.Handler = proxy
+		if opts.S3Wrap != nil {
+			h = opts.S3Wrap(h)
+		}
+		if e.S3URL, err = e.serve(opts.S3Addr, h); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = e.Clients().S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(opts.Bucket)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
 		e.Close()
-		return nil, err
+		return nil, fmt.Errorf("emulators: create bucket %s at %s: %w", opts.Bucket, up.URL, err)
 	}
 	return e, nil
 }
@@ -154,6 +214,19 @@ func (e *Emulators) Close() error {
 // Env is the environment that points the function (or the SDK's default
 // chain) at the emulators.
 func (e *Emulators) Env() map[string]string {
+	if e.upstream != nil {
+		// A real S3 server gets what AWS would: the SDK's default checksums.
+		return map[string]string{
+			"AWS_REGION":            Region,
+			"AWS_ACCESS_KEY_ID":     e.upstream.AccessKey,
+			"AWS_SECRET_ACCESS_KEY": e.upstream.SecretKey,
+			"AWS_SESSION_TOKEN":     e.upstream.SessionToken,
+			"AWS_ENDPOINT_URL_SSM":  e.SSMURL,
+			"AWS_ENDPOINT_URL_S3":   e.S3URL,
+			"AUDIT_BUCKET":          e.Bucket,
+			"AUDIT_S3_PATH_STYLE":   "true",
+		}
+	}
 	return map[string]string{
 		"AWS_REGION":                       Region,
 		"AWS_ACCESS_KEY_ID":                AccessKey,
@@ -170,10 +243,32 @@ func (e *Emulators) Env() map[string]string {
 // Clients builds SDK clients for the emulators directly, without the
 // default configuration chain (whose AWS_CA_BUNDLE, profiles and endpoints
 // from the environment must not leak into tests).
+//
+// With an S3 upstream the S3 client uses its credentials and the SDK's
+// default checksum behaviour (a CRC32 on every upload, as against AWS);
+// against the in-process server checksums are sent only when required.
 func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
 	retryer := awsclients.RetryerWithBackoff(throttles, e.backoff)
+	if e.upstream != nil {
+		s3creds := credentials.NewStaticCredentialsProvider(e.upstream.AccessKey, e.upstream.SecretKey, e.upstream.SessionToken)
+		return awsclients.Clients{
+			SSM: ssm.New(ssm.Options{
+				Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
+				HTTPClient: ssmfake.HTTPClient(),
+			}),
+			S3: s3.New(s3.Options{
+				Region: Region, Credentials: s3creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
+				HTTPClient:                 ssmfake.HTTPClient(),
+				Retryer:                    retryer(),
+				RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+				ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+			}),
+			Region:    Region,
+			Throttles: throttles,
+		}
+	}
 	return awsclients.Clients{
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
