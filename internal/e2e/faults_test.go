@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -381,18 +382,34 @@ func versionedBucketManifestRecordsVersion(t *testing.T, b s3Backend) {
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
-	res := te.mustInvoke(faultBackfill)
-	for _, s := range res.Slots {
-		var m store.Manifest
-		json.Unmarshal(te.get(s.Manifest), &m)
-		head, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Object)})
-		if err != nil {
-			t.Fatal(err)
+	// A rerun with more sessions writes a new version of every object; each
+	// manifest names the version current after its run.
+	seen := map[string]bool{}
+	for run := range 2 {
+		if run == 1 {
+			te.emu.SSM.Put(ssmfake.Generate(44, faultFrom, faultTo, 30)...)
+			te.now = now.Add(time.Hour)
 		}
-		if m.Object.VersionID == "" || m.Object.VersionID != aws.ToString(head.VersionId) {
-			t.Errorf("manifest version %q, current version %q", m.Object.VersionID, aws.ToString(head.VersionId))
+		res := te.mustInvoke(faultBackfill)
+		for _, s := range res.Slots {
+			var m store.Manifest
+			json.Unmarshal(te.get(s.Manifest), &m)
+			head, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Object)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Object.VersionID == "" || m.Object.VersionID != aws.ToString(head.VersionId) || seen[m.Object.VersionID] {
+				t.Errorf("run %d: manifest version %q, current version %q (a version of an earlier run: %v)",
+					run+1, m.Object.VersionID, aws.ToString(head.VersionId), seen[m.Object.VersionID])
+			}
+			seen[m.Object.VersionID] = true
+			// On a real S3 the objects are multipart (ETag "<md5>-<parts>").
+			if b.resolve().minPartSize > 0 && partsOf(m.Object.ETag) < 2 {
+				t.Errorf("object %s has ETag %s; want several parts", s.Object, m.Object.ETag)
+			}
 		}
 	}
+	te.download() // manifests still describe their objects
 }
 
 // TestTextRoundTripsAndOddSessions: text from SSM comes back byte for byte;
@@ -420,6 +437,17 @@ func TestTextRoundTripsAndOddSessions(t *testing.T) {
 	if logs.Len() == 0 || bytes.Contains(logs.Bytes(), []byte("emulator-secret")) || bytes.Contains(logs.Bytes(), []byte("quote")) {
 		t.Errorf("logs are empty or carry secrets or session text: %s", logs.String())
 	}
+}
+
+// partsOf is the part count of a multipart ETag ("<md5>-<parts>"), 0 for
+// an object written in one request.
+func partsOf(etag string) int {
+	_, n, ok := strings.Cut(strings.Trim(etag, `"`), "-")
+	if !ok {
+		return 0
+	}
+	parts, _ := strconv.Atoi(n)
+	return parts
 }
 
 func seq(from, to int) []int {
