@@ -155,7 +155,8 @@ func start(bin, dataDir, certsDir string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls the liveness endpoint until it answers 200.
+// waitReady polls the liveness endpoint until it answers 200 with its
+// storage ready.
 func (s *Server) waitReady() error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
@@ -164,7 +165,9 @@ func (s *Server) waitReady() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/minio/health/live", nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// Live answers 200 as soon as it listens, and says "offline"
+			// in this header until its storage is initialised.
+			if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Minio-Server-Status") == "" {
 				return nil
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,12 +19,12 @@ import (
 	"github.com/session-audit/session-audit/internal/store"
 )
 
-// minioClient is an S3 client for a fresh MinIO server with bucket "b",
+// minioClient is an S3 client for a fresh MinIO server with bucket testBucket,
 // sending what it sends AWS: a CRC32 checksum on every upload.
 func minioClient(t *testing.T) *s3.Client {
 	t.Helper()
 	srv := miniotest.Start(t)
-	emu, err := emulators.Start(emulators.Options{Bucket: "b",
+	emu, err := emulators.Start(emulators.Options{Bucket: testBucket, MaxBackoff: 20 * time.Millisecond,
 		S3Upstream: &emulators.Upstream{URL: srv.URL, AccessKey: miniotest.RootUser, SecretKey: miniotest.RootPassword}})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestUploadOnMinIO(t *testing.T) {
 	}{{12345, ""}, {2*store.PartSize + 12345, "-3"}} {
 		data := make([]byte, tc.size)
 		rand.Read(data)
-		u := store.NewUpload(ctx, c, "b", "k", "application/octet-stream", "e1")
+		u := store.NewUpload(ctx, c, testBucket, "k", "application/octet-stream", "e1")
 		if _, err := u.Write(data); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func TestUploadOnMinIO(t *testing.T) {
 		if got := getBody(t, c, "k"); !bytes.Equal(got, data) {
 			t.Errorf("%d bytes: stored %d bytes that differ", tc.size, len(got))
 		}
-		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,11 +80,11 @@ func TestUploadOnMinIO(t *testing.T) {
 func TestMinIORefusesCompletionWithoutPartChecksums(t *testing.T) {
 	c := minioClient(t)
 	ctx := context.Background()
-	created, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("b"), Key: aws.String("k"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	created, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String("k"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("b"), Key: aws.String("k"), UploadId: created.UploadId, PartNumber: aws.Int32(1),
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String("k"), UploadId: created.UploadId, PartNumber: aws.Int32(1),
 		Body: bytes.NewReader([]byte("one part")), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	if err != nil {
 		t.Fatal(err)
@@ -91,13 +92,13 @@ func TestMinIORefusesCompletionWithoutPartChecksums(t *testing.T) {
 	if aws.ToString(part.ChecksumCRC32) == "" {
 		t.Fatal("the server did not answer the part's CRC32")
 	}
-	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("b"), Key: aws.String("k"), UploadId: created.UploadId,
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String("k"), UploadId: created.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1)}}}})
 	var api smithy.APIError
 	if !errors.As(err, &api) || api.ErrorCode() != "InvalidPart" {
 		t.Fatalf("completion without the part's checksum: %v; want InvalidPart", err)
 	}
-	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("b"), Key: aws.String("k"), UploadId: created.UploadId}); err != nil {
+	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String("k"), UploadId: created.UploadId}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,22 +110,22 @@ func TestManifestConditionalWritesOnMinIO(t *testing.T) {
 	c := minioClient(t)
 	ctx := context.Background()
 	m := &store.Manifest{Version: store.ManifestVersion, Rows: 1}
-	first, err := store.PutManifest(ctx, c, "b", "m.json", m, "")
+	first, err := store.PutManifest(ctx, c, testBucket, "m.json", m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.PutManifest(ctx, c, "b", "m.json", m, ""); !errors.Is(err, store.ErrConflict) {
+	if _, err := store.PutManifest(ctx, c, testBucket, "m.json", m, ""); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second create: %v; want ErrConflict", err)
 	}
 	m.Rows = 2
-	second, err := store.PutManifest(ctx, c, "b", "m.json", m, first)
+	second, err := store.PutManifest(ctx, c, testBucket, "m.json", m, first)
 	if err != nil {
 		t.Fatalf("update on the current ETag: %v", err)
 	}
-	if _, err := store.PutManifest(ctx, c, "b", "m.json", m, first); !errors.Is(err, store.ErrConflict) {
+	if _, err := store.PutManifest(ctx, c, testBucket, "m.json", m, first); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("update on a stale ETag: %v; want ErrConflict", err)
 	}
-	got, err := store.GetManifest(ctx, c, "b", "m.json")
+	got, err := store.GetManifest(ctx, c, testBucket, "m.json")
 	if err != nil || got.Rows != 2 || got.ETag != second {
 		t.Errorf("manifest %+v, %v; want rows 2 with ETag %s", got, err, second)
 	}
