@@ -31,6 +31,7 @@ func scheduledRunAtDayBoundaries(t *testing.T, b s3Backend) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.now, func(t *testing.T) {
+			t.Parallel() // each case has its own servers and clock
 			now := ts(tc.now)
 			midnight := now.Add(time.Millisecond).Truncate(24 * time.Hour) // the midnight at or just after now
 			early := midnight.AddDate(0, 0, -6)
