@@ -164,6 +164,11 @@ func (e *Emulators) startUpstream(opts Options) (*Emulators, error) {
 	e.S3URL = up.URL
 	if opts.S3Wrap != nil || opts.S3Addr != "" {
 		proxy := httputil.NewSingleHostReverseProxy(target)
+		// A request its client gave up on (a deadline test) is no news.
+		proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprintf(w, "proxy to %s: %v", up.URL, err)
+		}
 		var h http.Handler = proxy
 		if opts.S3Wrap != nil {
 			h = opts.S3Wrap(h)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -75,5 +77,33 @@ func TestStartAndStop(t *testing.T) {
 	}
 	if _, err := http.Get(s.URL + "/minio/health/live"); err == nil {
 		t.Error("the server still answers after Stop")
+	}
+}
+
+// TestMissingBinary: without a binary, Start skips the test locally,
+// naming the make target, and fails it in CI. It runs this test binary
+// again as the test that calls Start.
+func TestMissingBinary(t *testing.T) {
+	if os.Getenv("MINIOTEST_MISSING_HELPER") == "1" {
+		miniotest.Start(t)
+		t.Fatal("Start returned without a binary")
+	}
+	missing := filepath.Join(t.TempDir(), "no-minio")
+	for _, tc := range []struct {
+		ci, want string
+		fails    bool
+	}{
+		{"true", "CI must run the MinIO tests", true},
+		{"", "run `make minio` to build it", false},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingBinary$", "-test.v")
+		cmd.Env = append(os.Environ(), "MINIOTEST_MISSING_HELPER=1", "CI="+tc.ci, miniotest.BinaryEnv+"="+missing)
+		out, err := cmd.CombinedOutput()
+		if (err != nil) != tc.fails || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), missing) {
+			t.Errorf("CI=%q: exit %v, output:\n%s\nwant failed=%v and %q", tc.ci, err, out, tc.fails, tc.want)
+		}
+		if !tc.fails && !strings.Contains(string(out), "--- SKIP") {
+			t.Errorf("CI=%q: the test was not skipped:\n%s", tc.ci, out)
+		}
 	}
 }
