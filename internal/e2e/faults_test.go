@@ -370,6 +370,9 @@ func deadlineDuringUpload(t *testing.T, b s3Backend) {
 	if err == nil || !strings.Contains(err.Error(), "3 slot(s) not written") {
 		t.Fatalf("error %v", err)
 	}
+	if s3P.hitsOf("stall") == 0 {
+		t.Error("no part was on its way when the deadline struck")
+	}
 	if keys := te.objects(); len(keys) != 0 {
 		t.Errorf("a cancelled run left %v", keys)
 	}

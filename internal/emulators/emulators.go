@@ -1,7 +1,8 @@
 // Package emulators runs the project's local stand-ins for AWS on loopback
 // ports: the SSM DescribeSessions emulator (internal/ssmfake) and an S3
 // server (gofakes3), in memory or keeping objects as files in a folder. The
-// local CLI and the integration tests start them from here.
+// local CLI and the integration tests start them from here. Tests can put a
+// real S3 server (MinIO, internal/miniotest) in place of gofakes3.
 package emulators
 
 import (
@@ -164,7 +165,8 @@ func (e *Emulators) startUpstream(opts Options) (*Emulators, error) {
 	e.S3URL = up.URL
 	if opts.S3Wrap != nil || opts.S3Addr != "" {
 		proxy := httputil.NewSingleHostReverseProxy(target)
-		// A request its client gave up on (a deadline test) is no news.
+		// 502 without the default handler's log line: a request whose
+		// client gave up (the deadline tests) is expected here.
 		proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprintf(w, "proxy to %s: %v", up.URL, err)
