@@ -79,6 +79,12 @@ bench:
 bench-function:
 	bash bench/function.sh $(BENCH_MODE)
 
+## minio: the MinIO server the MinIO tests run (internal/miniotest), built once
+## per machine into $HOME/.cache/session-audit/minio/<version>/ (about 5 minutes)
+.PHONY: minio
+minio:
+	bash .ci/minio.sh
+
 ## run: the main job on the built-in emulators, then a report of what it
 ## wrote; each run replaces the previous run's export in out/ (--clean)
 run:

@@ -579,9 +579,10 @@ func (c *cmd) lookup(ctx context.Context, args []string) error {
 }
 
 func (c *cmd) emulate(ctx context.Context, args []string) error {
-	fs := c.flags("emulate", "emulate [--ssm-addr ADDR] [--s3-addr ADDR] [--out DIR] [--days N] [--sessions N]")
+	fs := c.flags("emulate", "emulate [--ssm-addr ADDR] [--s3-addr ADDR] [--sts-addr ADDR] [--out DIR] [--days N] [--sessions N]")
 	ssmAddr := fs.String("ssm-addr", "127.0.0.1:4583", "listen address of the SSM emulator (0.0.0.0:4583 to reach it from sam local's container on Linux)")
 	s3Addr := fs.String("s3-addr", "127.0.0.1:4572", "listen address of the S3 server")
+	stsAddr := fs.String("sts-addr", "127.0.0.1:4592", "listen address of the STS emulator (GetCallerIdentity, AssumeRole), so that no command needs --account")
 	from := fs.String("from", "", "start of the synthetic history, RFC 3339 (default: --days before now)")
 	latency := fs.Duration("latency", 0, "latency added to every DescribeSessions call (e.g. 20ms)")
 	throttle := fs.Float64("throttle-rate", 0, "share of DescribeSessions calls answered with ThrottlingException (0 to 1)")
@@ -604,14 +605,14 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	}
 	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
 		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}))
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr})
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr})
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
 	env := emu.Env()
-	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s), S3 on %s (bucket %s, files under %s)\n",
-		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), emu.S3URL, LocalBucket, *lf.out)
+	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s), S3 on %s (bucket %s, files under %s), STS on %s\n",
+		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), emu.S3URL, LocalBucket, *lf.out, emu.STSURL)
 	fmt.Fprintln(c.stderr, "Point the function or the CLI at them with (Ctrl-C stops the emulators):")
 	for _, k := range sortedKeys(env) {
 		fmt.Fprintf(c.stdout, "export %s=%s\n", k, env[k])

@@ -15,7 +15,9 @@ import (
 // millisecond before midnight and is still running: the answer must list
 // the lookback's slots first, oldest first, then the reopened slot, with
 // the keys of the right dt partition.
-func TestScheduledRunAtDayBoundaries(t *testing.T) {
+func TestScheduledRunAtDayBoundaries(t *testing.T) { scheduledRunAtDayBoundaries(t, s3Backend{}) }
+
+func scheduledRunAtDayBoundaries(t *testing.T, b s3Backend) {
 	cases := []struct {
 		now      string
 		lookback []string // the slots (start dates) the lookback owes, oldest first
@@ -29,6 +31,7 @@ func TestScheduledRunAtDayBoundaries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.now, func(t *testing.T) {
+			t.Parallel() // each case has its own servers and clock
 			now := ts(tc.now)
 			midnight := now.Add(time.Millisecond).Truncate(24 * time.Hour) // the midnight at or just after now
 			early := midnight.AddDate(0, 0, -6)
@@ -39,7 +42,7 @@ func TestScheduledRunAtDayBoundaries(t *testing.T) {
 				session("done-late", midnight.Add(-3*time.Hour).Format(time.RFC3339Nano), midnight.Add(-2*time.Hour).Format(time.RFC3339Nano), types.SessionStatusTerminated),
 			}
 			// The day of "still-open" was exported days ago, while it ran.
-			te := newEnv(t, early.AddDate(0, 0, 1).Add(time.Hour), nil, ss)
+			te := newEnvWith(t, early.AddDate(0, 0, 1).Add(time.Hour), envOptions{sessions: ss, s3: b})
 			first := te.mustInvoke(fmt.Sprintf(`{"start":%q,"end":%q}`, early.Format(time.RFC3339), early.AddDate(0, 0, 1).Format(time.RFC3339)))
 			if len(first.Slots) != 1 || first.Slots[0].ActivePending != 1 {
 				t.Fatalf("backfill of %s: %+v; want one slot with one session pending", early.Format(time.DateOnly), first.Slots)

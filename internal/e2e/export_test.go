@@ -30,10 +30,14 @@ func session(id, start string, end string, status types.SessionStatus) types.Ses
 	return s
 }
 
-func TestBackfillManyDaysReadBackByDuckDB(t *testing.T) {
+func TestBackfillManyDaysReadBackByDuckDB(t *testing.T) { backfillManyDays(t, s3Backend{}) }
+
+// backfillManyDays: a six-day backfill lands every session once, in its
+// day's partition, read back field by field.
+func backfillManyDays(t *testing.T, b s3Backend) {
 	from, to := ts("2026-11-20T00:00:00Z"), ts("2026-11-26T00:00:00Z")
 	gen := ssmfake.Generate(7, from.Add(-12*time.Hour), to.Add(6*time.Hour), 6000)
-	te := newEnv(t, now, nil, gen)
+	te := newEnvWith(t, now, envOptions{sessions: gen, s3: b})
 	res := te.mustInvoke(`{"start":"2026-11-20T00:00:00Z","end":"2026-11-26T00:00:00Z"}`)
 
 	want := expected(te.emu.SSM, from, to)
@@ -61,6 +65,12 @@ func TestBackfillManyDaysReadBackByDuckDB(t *testing.T) {
 }
 
 func TestSlotBoundariesAndRerunsWriteEachSessionOnce(t *testing.T) {
+	slotBoundariesAndReruns(t, s3Backend{})
+}
+
+// slotBoundariesAndReruns: sessions on and next to slot bounds land in
+// one slot each, and a rerun overwrites rather than appends.
+func slotBoundariesAndReruns(t *testing.T, b s3Backend) {
 	ss := []types.Session{
 		session("on-start", "2026-11-24T00:00:00Z", "2026-11-24T00:10:00Z", types.SessionStatusTerminated),
 		session("last-ms", "2026-11-24T23:59:59.999Z", "2026-11-25T00:30:00Z", types.SessionStatusTerminated),
@@ -68,7 +78,7 @@ func TestSlotBoundariesAndRerunsWriteEachSessionOnce(t *testing.T) {
 		session("before", "2026-11-23T23:59:59.999Z", "2026-11-24T00:00:01Z", types.SessionStatusTerminated),
 		session("failed", "2026-11-24T12:00:00Z", "", types.SessionStatusFailed),
 	}
-	te := newEnv(t, now, map[string]string{"AUDIT_SLOT": "24h"}, ss)
+	te := newEnvWith(t, now, envOptions{env: map[string]string{"AUDIT_SLOT": "24h"}, sessions: ss, s3: b})
 	for range 2 {
 		res := te.mustInvoke(`{"start":"2026-11-24T00:00:00Z","end":"2026-11-26T00:00:00Z"}`)
 		if len(res.Slots) != 2 || res.Slots[0].Rows != 3 || res.Slots[1].Rows != 1 {
@@ -92,12 +102,18 @@ func TestSlotBoundariesAndRerunsWriteEachSessionOnce(t *testing.T) {
 }
 
 func TestScheduledRunReopensSlotsWithActiveSessions(t *testing.T) {
+	scheduledRunReopensSlots(t, s3Backend{})
+}
+
+// scheduledRunReopensSlots: a session running for days keeps its slot
+// reopened by every scheduled run until it has ended.
+func scheduledRunReopensSlots(t *testing.T, b s3Backend) {
 	long := session("long-running", "2026-11-21T22:00:00Z", "", types.SessionStatusConnected)
 	ss := []types.Session{
 		long,
 		session("done", "2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z", types.SessionStatusTerminated),
 	}
-	te := newEnv(t, ts("2026-11-22T00:05:00Z"), nil, ss)
+	te := newEnvWith(t, ts("2026-11-22T00:05:00Z"), envOptions{sessions: ss, s3: b})
 	res := te.mustInvoke(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-11-22T00:05:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/daily"],"detail":{}}`)
 	if len(res.Slots) != 2 || res.Slots[1].ActivePending != 1 || res.Slots[1].Rows != 1 {
 		t.Fatalf("first run slots %+v; want 2 slots, the last with 1 row and 1 active pending", res.Slots)
@@ -140,8 +156,14 @@ func TestScheduledRunReopensSlotsWithActiveSessions(t *testing.T) {
 }
 
 func TestRerunWithFewerSessionsKeepsTheArchive(t *testing.T) {
+	rerunWithFewerSessions(t, s3Backend{})
+}
+
+// rerunWithFewerSessions: a rerun that finds fewer sessions than the
+// manifest recorded keeps the archive as it is.
+func rerunWithFewerSessions(t *testing.T, b s3Backend) {
 	ss := ssmfake.Generate(3, ts("2026-11-24T00:00:00Z"), ts("2026-11-25T00:00:00Z"), 300)
-	te := newEnv(t, now, nil, ss)
+	te := newEnvWith(t, now, envOptions{sessions: ss, s3: b})
 	first := te.mustInvoke(`{"start":"2026-11-24T00:00:00Z","end":"2026-11-25T00:00:00Z"}`)
 	before := te.get(first.Slots[0].Object)
 	var ids []string

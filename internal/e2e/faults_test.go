@@ -3,8 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +33,45 @@ var faultFrom, faultTo = ts("2026-11-22T00:00:00Z"), ts("2026-11-25T00:00:00Z")
 
 func faultSessions() []types.Session {
 	return ssmfake.Generate(42, faultFrom.Add(-6*time.Hour), faultTo.Add(6*time.Hour), 3000)
+}
+
+// faultScenario is the fault scenario's sessions and part size on b. A
+// server that holds parts to S3's minimum gets parts of that minimum, and
+// the sessions of the middle day (paddedDay) padded with incompressible
+// details, so that its object is still two parts long; the other days stay
+// small, written with one PutObject each.
+func faultScenario(b s3Backend) ([]types.Session, int) {
+	if b = b.resolve(); b.minPartSize == 0 {
+		return faultSessions(), faultPartSize
+	}
+	return padDetails(faultSessions(), paddedDetailsSize), b.minPartSize
+}
+
+// paddedDay is the slot whose sessions padDetails pads (a Monday, with
+// about 1200 sessions).
+var paddedDay = faultFrom.Add(24 * time.Hour)
+
+// paddedDetailsSize is the Details size of padded sessions: enough for the
+// padded day to need two parts of 5 MiB, and no more (the MinIO tests
+// write it many times).
+const paddedDetailsSize = 5 << 10
+
+// padDetails gives the sessions of paddedDay Details of n random hex
+// characters (the same on every run; neither Snappy nor a dictionary
+// shrinks them).
+func padDetails(ss []types.Session, n int) []types.Session {
+	rng := rand.New(rand.NewPCG(5, 5))
+	raw := make([]byte, n/2)
+	for i := range ss {
+		if ss[i].StartDate.Before(paddedDay) || !ss[i].StartDate.Before(paddedDay.Add(24*time.Hour)) {
+			continue
+		}
+		for j := range raw {
+			raw[j] = byte(rng.Uint32())
+		}
+		ss[i].Details = aws.String(hex.EncodeToString(raw))
+	}
+	return ss
 }
 
 func isPage(n int) func([]byte) bool {
@@ -212,8 +254,13 @@ func TestFaultsReported(t *testing.T) {
 // manifest is not (the crash window between the two): the run reports the
 // slot, and the next run leaves a manifest describing the current object.
 func TestManifestWriteFailsThenRerunRepairs(t *testing.T) {
+	manifestWriteFailsThenRerunRepairs(t, s3Backend{})
+}
+
+func manifestWriteFailsThenRerunRepairs(t *testing.T, b s3Backend) {
 	s3P := newFaultProxy(1, &rule{name: "manifest", op: "PutObject:manifest", do: reset})
-	te := newEnvWith(t, now, envOptions{sessions: faultSessions(), s3Wrap: s3P.wrap, partSize: faultPartSize})
+	sessions, partSize := faultScenario(b)
+	te := newEnvWith(t, now, envOptions{sessions: sessions, s3Wrap: s3P.wrap, partSize: partSize, s3: b})
 	_, err := te.invoke(faultBackfill)
 	if err == nil || !strings.Contains(err.Error(), "put manifest") || !strings.Contains(err.Error(), "3 slot(s) not written") {
 		t.Fatalf("error %v", err)
@@ -227,10 +274,13 @@ func TestManifestWriteFailsThenRerunRepairs(t *testing.T) {
 // two invocations may export the same slots at once. Whatever the
 // interleaving, each manifest ends describing the object current at its key
 // and every session is there once.
-func TestConcurrentExportsOfOneSlot(t *testing.T) {
+func TestConcurrentExportsOfOneSlot(t *testing.T) { concurrentExportsOfOneSlot(t, s3Backend{}) }
+
+func concurrentExportsOfOneSlot(t *testing.T, b s3Backend) {
 	t.Run("free-running", func(t *testing.T) {
 		ssmP := newFaultProxy(3, &rule{name: "jitter", op: "DescribeSessions", prob: 0.5, do: delay(15 * time.Millisecond)})
-		te := newEnvWith(t, now, envOptions{sessions: faultSessions(), ssmWrap: ssmP.wrap, partSize: faultPartSize})
+		sessions, partSize := faultScenario(b)
+		te := newEnvWith(t, now, envOptions{sessions: sessions, ssmWrap: ssmP.wrap, partSize: partSize, s3: b})
 		for round := range 3 {
 			te.emu.SSM.Put(ssmfake.Generate(uint64ToInt(100+round), faultFrom, faultTo, 50)...)
 			var wg sync.WaitGroup
@@ -254,7 +304,8 @@ func TestConcurrentExportsOfOneSlot(t *testing.T) {
 	t.Run("second export finishes while the first waits to write its manifest", func(t *testing.T) {
 		arrived, release := make(chan struct{}, 1), make(chan struct{})
 		s3P := newFaultProxy(1, &rule{name: "hold", op: "PutObject:manifest", nth: []int{1}, do: hold(arrived, release)})
-		te := newEnvWith(t, now, envOptions{sessions: faultSessions(), s3Wrap: s3P.wrap, partSize: faultPartSize})
+		sessions, partSize := faultScenario(b)
+		te := newEnvWith(t, now, envOptions{sessions: sessions, s3Wrap: s3P.wrap, partSize: partSize, s3: b})
 		first := make(chan error, 1)
 		go func() {
 			_, err := te.invoke(`{"start":"2026-11-22T00:00:00Z","end":"2026-11-23T00:00:00Z"}`)
@@ -310,49 +361,81 @@ func TestDeadline(t *testing.T) {
 		}
 		te.download()
 	})
-	t.Run("cancels the slot in flight without leaving parts", func(t *testing.T) {
-		arrived, release := make(chan struct{}, 8), make(chan struct{})
-		defer close(release)
-		s3P := newFaultProxy(1, &rule{name: "stall", op: "UploadPart", nth: []int{2}, do: hold(arrived, release)})
-		te := newEnvWith(t, now, envOptions{sessions: faultSessions(), s3Wrap: s3P.wrap, partSize: faultPartSize})
-		ctx, cancel := context.WithTimeout(lambdaCtx(), 4100*time.Millisecond)
-		defer cancel()
-		_, err := te.h.Handle(ctx, json.RawMessage(faultBackfill))
-		if err == nil || !strings.Contains(err.Error(), "3 slot(s) not written") {
-			t.Fatalf("error %v", err)
-		}
-		if keys := te.objects(); len(keys) != 0 {
-			t.Errorf("a cancelled run left %v", keys)
-		}
-		if n := te.openUploads(); n != 0 {
-			t.Errorf("%d multipart uploads left open after the deadline", n)
-		}
-	})
+	t.Run("cancels the slot in flight without leaving parts", func(t *testing.T) { deadlineDuringUpload(t, s3Backend{}) })
+}
+
+// deadlineDuringUpload: the deadline strikes while a part is on its way;
+// the upload is aborted and nothing is left. The parts are small on every
+// server: S3 accepts them and refuses only a completion with them, which
+// never comes.
+func deadlineDuringUpload(t *testing.T, b s3Backend) {
+	arrived, release := make(chan struct{}, 8), make(chan struct{})
+	defer close(release)
+	s3P := newFaultProxy(1, &rule{name: "stall", op: "UploadPart", nth: []int{2}, do: hold(arrived, release)})
+	te := newEnvWith(t, now, envOptions{sessions: faultSessions(), s3Wrap: s3P.wrap, partSize: faultPartSize, s3: b})
+	ctx, cancel := context.WithTimeout(lambdaCtx(), 4100*time.Millisecond)
+	defer cancel()
+	_, err := te.h.Handle(ctx, json.RawMessage(faultBackfill))
+	if err == nil || !strings.Contains(err.Error(), "3 slot(s) not written") {
+		t.Fatalf("error %v", err)
+	}
+	if s3P.hitsOf("stall") == 0 {
+		t.Error("no part was on its way when the deadline struck")
+	}
+	if keys := te.objects(); len(keys) != 0 {
+		t.Errorf("a cancelled run left %v", keys)
+	}
+	if n := te.openUploads(); n != 0 {
+		t.Errorf("%d multipart uploads left open after the deadline", n)
+	}
 }
 
 // TestVersionedBucketManifestRecordsVersion: with versioning on, the
 // manifest names the exact version of its object.
 func TestVersionedBucketManifestRecordsVersion(t *testing.T) {
-	te := newEnvWith(t, now, envOptions{sessions: faultSessions(), partSize: faultPartSize})
+	versionedBucketManifestRecordsVersion(t, s3Backend{})
+}
+
+func versionedBucketManifestRecordsVersion(t *testing.T, b s3Backend) {
+	sessions, partSize := faultScenario(b)
+	te := newEnvWith(t, now, envOptions{sessions: sessions, partSize: partSize, s3: b})
 	c := te.emu.Clients().S3
 	if _, err := c.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
-	res := te.mustInvoke(faultBackfill)
-	for _, s := range res.Slots {
-		var m store.Manifest
-		if err := json.Unmarshal(te.get(s.Manifest), &m); err != nil {
-			t.Fatalf("manifest %s: %v", s.Manifest, err)
+	// A rerun with more sessions writes a new version of every object; each
+	// manifest names the version current after its run.
+	seen := map[string]bool{}
+	for run := range 2 {
+		if run == 1 {
+			te.emu.SSM.Put(ssmfake.Generate(44, faultFrom, faultTo, 30)...)
+			te.now = now.Add(time.Hour)
 		}
-		head, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Object)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Object.VersionID == "" || m.Object.VersionID != aws.ToString(head.VersionId) {
-			t.Errorf("manifest version %q, current version %q", m.Object.VersionID, aws.ToString(head.VersionId))
+		res := te.mustInvoke(faultBackfill)
+		for _, s := range res.Slots {
+			var m store.Manifest
+			if err := json.Unmarshal(te.get(s.Manifest), &m); err != nil {
+				t.Fatalf("manifest %s: %v", s.Manifest, err)
+			}
+			head, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Object)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Object.VersionID == "" || m.Object.VersionID != aws.ToString(head.VersionId) || seen[m.Object.VersionID] {
+				t.Errorf("run %d: manifest version %q, current version %q (a version of an earlier run: %v)",
+					run+1, m.Object.VersionID, aws.ToString(head.VersionId), seen[m.Object.VersionID])
+			}
+			seen[m.Object.VersionID] = true
+			// The part size is the test's: on a real S3 the padded day's
+			// object is multipart (ETag "<md5>-<parts>"), on gofakes3 every
+			// object is.
+			if (b.resolve().minPartSize == 0 || s.Start.Equal(paddedDay)) && partsOf(m.Object.ETag) < 2 {
+				t.Errorf("object %s has ETag %s; want several parts", s.Object, m.Object.ETag)
+			}
 		}
 	}
+	te.download() // manifests still describe their objects
 }
 
 // TestTextRoundTripsAndOddSessions: text from SSM comes back byte for byte;
@@ -380,6 +463,17 @@ func TestTextRoundTripsAndOddSessions(t *testing.T) {
 	if logs.Len() == 0 || bytes.Contains(logs.Bytes(), []byte("emulator-secret")) || bytes.Contains(logs.Bytes(), []byte("quote")) {
 		t.Errorf("logs are empty or carry secrets or session text: %s", logs.String())
 	}
+}
+
+// partsOf is the part count of a multipart ETag ("<md5>-<parts>"), 0 for
+// an object written in one request.
+func partsOf(etag string) int {
+	_, n, ok := strings.Cut(strings.Trim(etag, `"`), "-")
+	if !ok {
+		return 0
+	}
+	parts, _ := strconv.Atoi(n)
+	return parts
 }
 
 func seq(from, to int) []int {

@@ -65,12 +65,45 @@ type envOptions struct {
 	s3Wrap   func(http.Handler) http.Handler
 	partSize int
 	logs     io.Writer
+	// s3 is the S3 server; the zero value is the in-process gofakes3.
+	s3 s3Backend
+}
+
+// s3Backend is the S3 server a test runs against: the in-process gofakes3
+// (the zero value), or a real S3 implementation reached over HTTP.
+type s3Backend struct {
+	// upstream starts the server for one test and returns its endpoint and
+	// credentials; nil means gofakes3.
+	upstream func(t *testing.T) *emulators.Upstream
+	// minPartSize is the smallest part, but the last, that the server
+	// completes a multipart upload with: S3's 5 MiB for a real one; 0 for
+	// gofakes3, which checks none.
+	minPartSize int
+}
+
+// s3BackendEnv names the environment variable that runs every e2e test on
+// MinIO ("minio") instead of gofakes3; the TestMinIO* tests always do. The
+// fault tables then fail where they complete uploads of 16 KiB parts: a
+// real S3 refuses parts under 5 MiB (EntityTooSmall), gofakes3 does not.
+const s3BackendEnv = "SESSION_AUDIT_TEST_S3"
+
+// resolve is b, or MinIO in place of gofakes3 when s3BackendEnv asks.
+func (b s3Backend) resolve() s3Backend {
+	if b.upstream == nil && os.Getenv(s3BackendEnv) == "minio" {
+		return onMinIO
+	}
+	return b
 }
 
 func newEnvWith(t *testing.T, now time.Time, o envOptions) *testEnv {
 	t.Helper()
 	fake := ssmfake.New(ssmfake.WithSessions(o.sessions))
-	emu, err := emulators.Start(emulators.Options{Bucket: bucket, SSM: fake, SSMWrap: o.ssmWrap, S3Wrap: o.s3Wrap, MaxBackoff: 20 * time.Millisecond})
+	o.s3 = o.s3.resolve()
+	var upstream *emulators.Upstream
+	if o.s3.upstream != nil {
+		upstream = o.s3.upstream(t)
+	}
+	emu, err := emulators.Start(emulators.Options{Bucket: bucket, SSM: fake, SSMWrap: o.ssmWrap, S3Wrap: o.s3Wrap, MaxBackoff: 20 * time.Millisecond, S3Upstream: upstream})
 	if err != nil {
 		t.Fatal(err)
 	}

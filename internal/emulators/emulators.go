@@ -2,7 +2,8 @@
 // ports: the SSM DescribeSessions emulator (internal/ssmfake), the STS
 // emulator (internal/stsfake) and an S3 server (gofakes3), in memory or
 // keeping objects as files in a folder. The local CLI and the integration
-// tests start them from here.
+// tests start them from here. Tests can put a real S3 server (MinIO,
+// internal/miniotest) in place of gofakes3.
 package emulators
 
 import (
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -19,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/johannesboyne/gofakes3"
@@ -61,6 +65,16 @@ type Options struct {
 	// MaxBackoff caps the clients' wait between retries; 0 means the
 	// production policy's. Tests set a short one.
 	MaxBackoff time.Duration
+	// S3Upstream, when set, is a real S3 server (such as MinIO) used in
+	// place of the in-process one: the bucket is created there, and S3Wrap,
+	// if any, runs in a reverse proxy in front of it.
+	S3Upstream *Upstream
+}
+
+// Upstream is an S3 endpoint and the credentials to reach it with.
+type Upstream struct {
+	URL                                string
+	AccessKey, SecretKey, SessionToken string
 }
 
 // BucketDir is the folder that holds a bucket's objects when the emulators
@@ -71,15 +85,17 @@ func BucketDir(dir, bucket string) string {
 
 // Emulators are the running servers.
 type Emulators struct {
-	SSM     *ssmfake.Server
-	STS     *stsfake.Server
-	Backend gofakes3.Backend
-	SSMURL  string
-	S3URL   string
-	STSURL  string
-	Bucket  string
-	servers []*http.Server
-	backoff time.Duration
+	SSM *ssmfake.Server
+	STS *stsfake.Server
+	// Backend holds the in-process server's objects; nil with an S3Upstream.
+	Backend  gofakes3.Backend
+	SSMURL   string
+	S3URL    string
+	STSURL   string
+	Bucket   string
+	servers  []*http.Server
+	backoff  time.Duration
+	upstream *Upstream
 }
 
 // Start starts both servers and creates the bucket.
@@ -96,6 +112,9 @@ func Start(opts Options) (*Emulators, error) {
 	}
 	if e.STS == nil {
 		e.STS = stsfake.New()
+	}
+	if opts.S3Upstream != nil {
+		return e.startUpstream(opts)
 	}
 	if opts.Dir == "" {
 		e.Backend = s3mem.New()
@@ -121,17 +140,26 @@ func Start(opts Options) (*Emulators, error) {
 	if opts.S3Wrap != nil {
 		s3h = opts.S3Wrap(s3h)
 	}
+	if err := e.serveEmulated(opts); err != nil {
+		return nil, err
+	}
+	var err error
+	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// serveEmulated serves the SSM and STS emulators.
+func (e *Emulators) serveEmulated(opts Options) error {
 	var ssmh http.Handler = e.SSM
 	if opts.SSMWrap != nil {
 		ssmh = opts.SSMWrap(ssmh)
 	}
 	var err error
 	if e.SSMURL, err = e.serve(opts.SSMAddr, ssmh); err != nil {
-		return nil, err
-	}
-	if e.S3URL, err = e.serve(opts.S3Addr, s3h); err != nil {
-		e.Close()
-		return nil, err
+		return err
 	}
 	var stsh http.Handler = e.STS
 	if opts.STSWrap != nil {
@@ -139,7 +167,50 @@ func Start(opts Options) (*Emulators, error) {
 	}
 	if e.STSURL, err = e.serve(opts.STSAddr, stsh); err != nil {
 		e.Close()
+		return err
+	}
+	return nil
+}
+
+// startUpstream serves the SSM and STS emulators and uses the upstream S3
+// server: directly, or through a reverse proxy running S3Wrap. The proxy
+// keeps the Host header the client signed, so the server checks every
+// signature.
+func (e *Emulators) startUpstream(opts Options) (*Emulators, error) {
+	up := *opts.S3Upstream
+	target, err := url.Parse(up.URL)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("emulators: S3 upstream %q is not an absolute URL", up.URL)
+	}
+	e.upstream = &up
+	if err := e.serveEmulated(opts); err != nil {
 		return nil, err
+	}
+	e.S3URL = up.URL
+	if opts.S3Wrap != nil || opts.S3Addr != "" {
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		// 502 without the default handler's log line: a request whose
+		// client gave up (the deadline tests) is expected here.
+		proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprintf(w, "proxy to %s: %v", up.URL, err)
+		}
+		var h http.Handler = proxy
+		if opts.S3Wrap != nil {
+			h = opts.S3Wrap(h)
+		}
+		if e.S3URL, err = e.serve(opts.S3Addr, h); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = e.Clients().S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(opts.Bucket)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		e.Close()
+		return nil, fmt.Errorf("emulators: create bucket %s at %s: %w", opts.Bucket, up.URL, err)
 	}
 	return e, nil
 }
@@ -174,6 +245,20 @@ func (e *Emulators) Close() error {
 // Env is the environment that points the function (or the SDK's default
 // chain) at the emulators.
 func (e *Emulators) Env() map[string]string {
+	if e.upstream != nil {
+		// A real S3 server gets what AWS would: the SDK's default checksums.
+		return map[string]string{
+			"AWS_REGION":            Region,
+			"AWS_ACCESS_KEY_ID":     e.upstream.AccessKey,
+			"AWS_SECRET_ACCESS_KEY": e.upstream.SecretKey,
+			"AWS_SESSION_TOKEN":     e.upstream.SessionToken,
+			"AWS_ENDPOINT_URL_SSM":  e.SSMURL,
+			"AWS_ENDPOINT_URL_S3":   e.S3URL,
+			"AWS_ENDPOINT_URL_STS":  e.STSURL,
+			"AUDIT_BUCKET":          e.Bucket,
+			"AUDIT_S3_PATH_STYLE":   "true",
+		}
+	}
 	return map[string]string{
 		"AWS_REGION":                       Region,
 		"AWS_ACCESS_KEY_ID":                AccessKey,
@@ -191,6 +276,10 @@ func (e *Emulators) Env() map[string]string {
 // Clients builds SDK clients for the emulators directly, without the
 // default configuration chain (whose AWS_CA_BUNDLE, profiles and endpoints
 // from the environment must not leak into tests).
+//
+// With an S3 upstream the S3 client uses its credentials and the SDK's
+// default checksum behaviour (a CRC32 on every upload, as against AWS);
+// against the in-process server checksums are sent only when required.
 func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
@@ -200,19 +289,25 @@ func (e *Emulators) Clients() awsclients.Clients {
 		SSM:    []func(*ssm.Options){func(o *ssm.Options) { o.BaseEndpoint = aws.String(e.SSMURL) }},
 		STS:    []func(*sts.Options){func(o *sts.Options) { o.BaseEndpoint = aws.String(e.STSURL) }},
 	}
+	s3opts := s3.Options{
+		Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
+		HTTPClient:                 ssmfake.HTTPClient(),
+		Retryer:                    retryer(),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	if e.upstream != nil {
+		s3opts.Credentials = credentials.NewStaticCredentialsProvider(e.upstream.AccessKey, e.upstream.SecretKey, e.upstream.SessionToken)
+		s3opts.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
+		s3opts.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+	}
 	return awsclients.Clients{
 		Base: base,
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
 			HTTPClient: ssmfake.HTTPClient(),
 		}),
-		S3: s3.New(s3.Options{
-			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
-			HTTPClient:                 ssmfake.HTTPClient(),
-			Retryer:                    retryer(),
-			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		}),
+		S3:        s3.New(s3opts),
 		Region:    Region,
 		Throttles: throttles,
 	}

@@ -27,7 +27,7 @@ func TestListManifestKeysOfOneTarget(t *testing.T) {
 		{Prefix: "audit", Account: "999988887777", Region: "eu-west-1"},
 	}
 	put := func(key string) {
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String(key), Body: bytes.NewReader([]byte("{}"))}); err != nil {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key), Body: bytes.NewReader([]byte("{}"))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestListManifestKeysOfOneTarget(t *testing.T) {
 		}
 	}
 	page := &pagingS3{c: c}
-	got, err := store.ListManifestKeys(ctx, page, "b", mine, day.AddDate(0, 0, 1).Add(13*time.Hour), day.AddDate(0, 0, 3))
+	got, err := store.ListManifestKeys(ctx, page, testBucket, mine, day.AddDate(0, 0, 1).Add(13*time.Hour), day.AddDate(0, 0, 3))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,13 @@ import (
 	"github.com/session-audit/session-audit/internal/store"
 )
 
+// testBucket is a valid S3 bucket name (3-63 characters): a real S3
+// refuses shorter ones, which gofakes3 accepts.
+const testBucket = "audit-test"
+
 func s3Client(t *testing.T) *s3.Client {
 	t.Helper()
-	emu, err := emulators.Start(emulators.Options{Bucket: "b"})
+	emu, err := emulators.Start(emulators.Options{Bucket: testBucket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +32,7 @@ func s3Client(t *testing.T) *s3.Client {
 
 func getBody(t *testing.T, c *s3.Client, key string) []byte {
 	t.Helper()
-	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String(key)})
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +46,7 @@ func getBody(t *testing.T, c *s3.Client, key string) []byte {
 
 func openUploads(t *testing.T, c *s3.Client) int {
 	t.Helper()
-	out, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("b")})
+	out, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(testBucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func TestUploadSizes(t *testing.T) {
 	for _, size := range []int{1, store.PartSize - 1, store.PartSize, store.PartSize + 1, 2*store.PartSize + 12345} {
 		data := make([]byte, size)
 		rand.Read(data)
-		u := store.NewUpload(context.Background(), c, "b", "k", "application/octet-stream", "e1")
+		u := store.NewUpload(context.Background(), c, testBucket, "k", "application/octet-stream", "e1")
 		// odd write sizes cross part boundaries
 		for rest := data; len(rest) > 0; {
 			n := min(len(rest), 1<<20+7)
@@ -82,7 +86,7 @@ func TestUploadSizes(t *testing.T) {
 
 func TestAbortLeavesThePreviousObject(t *testing.T) {
 	c := s3Client(t)
-	u := store.NewUpload(context.Background(), c, "b", "k", "text/plain", "e1")
+	u := store.NewUpload(context.Background(), c, testBucket, "k", "text/plain", "e1")
 	if _, err := u.Write([]byte("old")); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ func TestAbortLeavesThePreviousObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range []int{10, 2*store.PartSize + 1} {
-		u = store.NewUpload(context.Background(), c, "b", "k", "text/plain", "e1")
+		u = store.NewUpload(context.Background(), c, testBucket, "k", "text/plain", "e1")
 		u.Write(make([]byte, size))
 		if err := u.Abort(); err != nil {
 			t.Fatal(err)
