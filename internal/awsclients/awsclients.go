@@ -141,6 +141,7 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 	if cfg.Region == "" {
 		return Clients{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
 	}
+	cfg.HTTPClient = ReadOnlyBodies(cfg.HTTPClient)
 	return Clients{
 		SSM:       ssm.NewFromConfig(cfg),
 		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),

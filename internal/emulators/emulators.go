@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -174,14 +175,17 @@ func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
 	retryer := awsclients.RetryerWithBackoff(throttles, e.backoff)
+	// The production HTTP client, with its workaround for the SDK's
+	// closed-body race (see awsclients.ReadOnlyBodies).
+	httpClient := awsclients.ReadOnlyBodies(awshttp.NewBuildableClient())
 	return awsclients.Clients{
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
-			HTTPClient: ssmfake.HTTPClient(),
+			HTTPClient: httpClient,
 		}),
 		S3: s3.New(s3.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
-			HTTPClient:                 ssmfake.HTTPClient(),
+			HTTPClient:                 httpClient,
 			Retryer:                    retryer(),
 			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
