@@ -141,10 +141,14 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 	if cfg.Region == "" {
 		return Clients{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
 	}
-	cfg.HTTPClient = ReadOnlyBodies(cfg.HTTPClient)
 	return Clients{
-		SSM:       ssm.NewFromConfig(cfg),
-		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+		// Options run after each client resolved its HTTP client (with the
+		// defaults mode's timeouts): wrap that one.
+		SSM: ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }),
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+			o.HTTPClient = ReadOnlyBodies(o.HTTPClient)
+		}),
 		Region:    cfg.Region,
 		Throttles: throttles,
 	}, nil

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // ReadOnlyBodies wraps the HTTP client of every SDK client the function
@@ -26,6 +27,9 @@ import (
 // The wrapper hands net/http bodies with Read and Close only: io.Copy then
 // uses Read, which reports a closed body as the normal end of the body.
 func ReadOnlyBodies(next aws.HTTPClient) aws.HTTPClient {
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
 	if _, ok := next.(readOnlyBodies); ok {
 		return next
 	}

@@ -19,10 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
+	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
 // raceStage orders one request so that it meets the race of
@@ -213,5 +216,32 @@ func TestDefaultPathSurvivesTheClosedBodyRace(t *testing.T) {
 		if strings.Contains(w, "closed network connection") || strings.Contains(w, "discard") {
 			t.Errorf("SDK warning: %s", w)
 		}
+	}
+}
+
+// Without an HTTP client of its own, New wraps the one each SDK client
+// builds (the defaults mode's), and calls go through.
+func TestNewWrapsTheSDKsOwnHTTPClient(t *testing.T) {
+	t.Setenv("AWS_CA_BUNDLE", "")
+	srv := httptest.NewServer(ssmfake.New())
+	defer srv.Close()
+	env := map[string]string{"AWS_ENDPOINT_URL_SSM": srv.URL}
+	clients, err := awsclients.New(context.Background(), func(k string) string { return env[k] }, false,
+		config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")),
+		config.WithBaseEndpoint(srv.URL),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients.SSM.DescribeSessions(context.Background(), &ssm.DescribeSessionsInput{State: ssmtypes.SessionStateHistory}); err != nil {
+		t.Fatal(err)
+	}
+	h := clients.SSM.Options().HTTPClient
+	if awsclients.ReadOnlyBodies(h) != h {
+		t.Errorf("the SSM client's HTTP client %T is not wrapped by ReadOnlyBodies", h)
+	}
+	if h := clients.S3.Options().HTTPClient; awsclients.ReadOnlyBodies(h) != h {
+		t.Errorf("the S3 client's HTTP client %T is not wrapped by ReadOnlyBodies", h)
 	}
 }
