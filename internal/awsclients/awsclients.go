@@ -10,11 +10,7 @@ import (
 	"net"
 	"net/url"
 	"sync/atomic"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -32,14 +28,6 @@ var sdkLogger = logging.LoggerFunc(func(c logging.Classification, format string,
 	slog.Default().Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
 })
 
-// MaxAttempts is how often one call is tried. Sustained throttling is
-// expected on large exports, so it is well above the SDK's default of 3;
-// the invocation deadline bounds the whole run anyway.
-const MaxAttempts = 12
-
-// MaxBackoff caps the wait between two attempts.
-const MaxBackoff = 10 * time.Second
-
 // Clients are the SDK clients the function uses.
 type Clients struct {
 	SSM    *ssm.Client
@@ -47,51 +35,6 @@ type Clients struct {
 	Region string
 	// Throttles counts the throttling answers the clients have retried.
 	Throttles *atomic.Int64
-}
-
-// Retryer returns the retry policy of every client: adaptive mode, whose
-// client-side rate limiter is shared by all calls of a client, so that all
-// concurrent page streams back off together when SSM throttles. Each
-// throttling answer it sees is counted in throttles.
-func Retryer(throttles *atomic.Int64) func() aws.Retryer {
-	return RetryerWithBackoff(throttles, MaxBackoff)
-}
-
-// RetryerWithBackoff is Retryer with another cap on the wait between
-// attempts; tests use a short one to stay fast.
-func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func() aws.Retryer {
-	return func() aws.Retryer {
-		return countingRetryer{
-			RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-					so.MaxAttempts = MaxAttempts
-					so.MaxBackoff = maxBackoff
-					so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
-					// No retry quota: sustained throttling of a long export
-					// must not exhaust a client-wide budget; MaxAttempts and
-					// the invocation deadline bound the retries instead.
-					so.RateLimiter = ratelimit.None
-				})
-			}),
-			throttles: throttles,
-		}
-	}
-}
-
-// countingRetryer counts throttling errors on their way through the retryer.
-type countingRetryer struct {
-	aws.RetryerV2
-	throttles *atomic.Int64
-}
-
-var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
-
-// IsErrorRetryable counts throttles and defers to the adaptive retryer.
-func (r countingRetryer) IsErrorRetryable(err error) bool {
-	if throttleCheck.IsErrorThrottle(err) == aws.TrueTernary {
-		r.throttles.Add(1)
-	}
-	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // endpointVars are the environment variables that can point the clients

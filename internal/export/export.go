@@ -18,6 +18,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
+	"github.com/session-audit/session-audit/internal/reach"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/window"
@@ -241,7 +242,10 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			e.log().Error("slot not written", "slot", s.String(), "error", err.Error())
 			unwritten = append(unwritten, s)
 			errs = append(errs, err)
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			// An endpoint that cannot be reached fails every later slot
+			// alike: stop at the first.
+			var unreachable *reach.Error
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &unreachable) {
 				unwritten = append(unwritten, slots[i+1:]...)
 				break
 			}
