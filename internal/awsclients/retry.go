@@ -1,13 +1,19 @@
 package awsclients
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	limiter "github.com/session-audit/session-audit/internal/ratelimit"
 	"github.com/session-audit/session-audit/internal/reach"
 )
 
@@ -29,10 +35,15 @@ const UnreachableAttempts = 3
 // unreachableBackoff is the wait after the nth unreachable attempt.
 var unreachableBackoff = [UnreachableAttempts - 1]time.Duration{500 * time.Millisecond, time.Second}
 
-// Retryer returns the retry policy of every client: adaptive mode, whose
-// client-side rate limiter is shared by all calls of a client, so that all
-// concurrent page streams back off together when SSM throttles. Each
-// throttling answer it sees is counted in throttles.
+// Retryer returns the retry policy of every client: the SDK's standard
+// retries (MaxAttempts, exponential back-off up to MaxBackoff, no retry
+// quota), with every attempt paced by one ratelimit.Limiter per client, so
+// that all concurrent page streams of the SSM client share what the
+// account's DescribeSessions limit lets through, learned from its
+// throttling answers (see package ratelimit and BENCHMARKS.md). A
+// throttled attempt is retried as soon as the Limiter lets it go; the
+// Limiter's rate, not a back-off, spaces the calls. Each throttling answer
+// is counted in throttles, and each change of the Limiter's rate is logged.
 func Retryer(throttles *atomic.Int64) func() aws.Retryer {
 	return RetryerWithBackoff(throttles, MaxBackoff)
 }
@@ -42,49 +53,87 @@ func Retryer(throttles *atomic.Int64) func() aws.Retryer {
 func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func() aws.Retryer {
 	return func() aws.Retryer {
 		return policy{
-			RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-					so.MaxAttempts = MaxAttempts
-					so.MaxBackoff = maxBackoff
-					so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
-					// No retry quota: sustained throttling of a long export
-					// must not exhaust a client-wide budget; MaxAttempts and
-					// the invocation deadline bound the retries instead.
-					so.RateLimiter = ratelimit.None
-				})
+			RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = MaxAttempts
+				so.MaxBackoff = maxBackoff
+				so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
+				// No retry quota: sustained throttling of a long export
+				// must not exhaust a client-wide budget; MaxAttempts and
+				// the invocation deadline bound the retries instead.
+				so.RateLimiter = ratelimit.None
 			}),
+			limiter:   limiter.New(limiter.Options{OnChange: logChange}),
 			throttles: throttles,
 		}
 	}
 }
 
-// policy counts throttles, and gives calls that cannot reach their
-// endpoint UnreachableAttempts quick attempts.
+// logChange logs a change of a client's rate.
+func logChange(c limiter.Change) {
+	slog.Default().Info("rate limit", "elapsed_ms", c.Elapsed.Milliseconds(), "rate", round2(c.Rate), "learned", round2(c.Learned), "reason", c.Reason, "source", "rate limiter")
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// policy paces attempts with its Limiter, counts throttles, and gives calls
+// that cannot reach their endpoint UnreachableAttempts quick attempts.
 type policy struct {
 	aws.RetryerV2
+	limiter   *limiter.Limiter
 	throttles *atomic.Int64
 }
 
 var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
 
+func isThrottle(err error) bool { return throttleCheck.IsErrorThrottle(err) == aws.TrueTernary }
+
+// GetAttemptToken waits until the Limiter lets the attempt go, and tells
+// it how the attempt was answered: throttled, or answered (successfully or
+// with an error of the service, which still took a token of the service's
+// limit). Attempts that got no answer teach it nothing.
+func (r policy) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	sent, err := r.limiter.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	release, err := r.RetryerV2.GetAttemptToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(opErr error) error {
+		var re *smithyhttp.ResponseError
+		switch {
+		case isThrottle(opErr):
+			r.limiter.Answer(sent, true)
+		case opErr == nil || errors.As(opErr, &re) && re.HTTPStatusCode() != 0:
+			r.limiter.Answer(sent, false)
+		}
+		return release(opErr)
+	}, nil
+}
+
 // IsErrorRetryable counts throttles; an unreachable endpoint is retried
 // (RetryDelay bounds it), anything else as the SDK decides.
 func (r policy) IsErrorRetryable(err error) bool {
-	if throttleCheck.IsErrorThrottle(err) == aws.TrueTernary {
+	if isThrottle(err) {
 		r.throttles.Add(1)
 	}
 	return reach.Unreachable(err) || r.RetryerV2.IsErrorRetryable(err)
 }
 
 // RetryDelay waits briefly after an unreachable attempt and, after the
-// UnreachableAttempts-th, ends the call with a *reach.Error; other errors
-// get the SDK's back-off.
+// UnreachableAttempts-th, ends the call with a *reach.Error; a throttled
+// attempt is retried at once (GetAttemptToken paces it); other errors get
+// the SDK's back-off.
 func (r policy) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if reach.Unreachable(err) {
 		if attempt >= UnreachableAttempts {
 			return 0, &reach.Error{Endpoint: reach.Endpoint(err), Attempts: attempt, Err: err}
 		}
 		return unreachableBackoff[attempt-1], nil
+	}
+	if isThrottle(err) {
+		return 0, nil
 	}
 	return r.RetryerV2.RetryDelay(attempt, err)
 }

@@ -1,0 +1,330 @@
+// Package ratelimit paces the calls of one SDK client to the rate a
+// throttling service lets through, learned from the service's own answers.
+//
+// SSM limits DescribeSessions per account and region with what behaves as
+// a token bucket: a burst, then a steady rate R; calls beyond it are
+// answered ThrottlingException. All concurrent page streams of a client
+// share one Limiter, so that together they send at about R.
+//
+// How the rate is learned: a throttled call means the service's bucket was
+// empty when it arrived. Between two throttled calls the service let
+// through exactly the tokens it gained (as long as its bucket never filled
+// up in between), so the calls answered successfully between the first and
+// the last throttle of a run of close throttles, divided by the time
+// between them, measure R, whatever the burst and whatever other clients
+// of the account take (their share is then not ours to use). The Limiter
+// sends at Margin × that rate.
+//
+// Before the first throttle the Limiter does not limit. At the first one
+// it cannot measure yet: it paces at the success rate seen so far (counted
+// over at least a quarter of a second, so a throttle in a run's first
+// moments does not collapse the rate), halves that while throttles of calls
+// sent at it outnumber successes three to one, doubles it while no throttle
+// comes, and keeps it while throttles come now and then, until enough
+// successes between throttles give a measurement. Once it has learned a rate it
+//   - does not halve on a throttle: an isolated throttle at the learned rate
+//     (jitter) lowers the rate by Nudge only, and a real drop of the service's
+//     rate brings the close throttles that measure it again;
+//   - does not probe above the learned rate for Hold after learning it or
+//     after the last throttle, then raises it by ProbeStep, and waits twice
+//     as long before each next probe; a probe that meets a throttle goes
+//     back to the rate learned before it. A rate that has grown (another
+//     client of the account stopped) is so found again at the cost of a
+//     few throttles now and then.
+package ratelimit
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// Tuning of the estimator; see the package comment.
+const (
+	// Margin is the share of the measured rate the Limiter sends at.
+	Margin = 0.97
+	// Window is how far back answers are kept and measured.
+	Window = 4 * time.Second
+	// MinSamples is how many successes between throttles make a
+	// measurement.
+	MinSamples = 6
+	// Hold is how long the Limiter stays at or below a rate it learned
+	// before it probes above it.
+	Hold = 15 * time.Second
+	// ProbeStep is how much one probe raises the rate.
+	ProbeStep = 1.1
+	// Nudge lowers the rate on an isolated throttle at the learned rate.
+	Nudge = 0.97
+	// MinRate is the floor of the rate, in calls a second.
+	MinRate = 0.5
+	// maxHold bounds the wait between probes, which doubles after each
+	// probe.
+	maxHold = time.Minute
+)
+
+// Change is a change of the Limiter's rate, for logs and measurements.
+type Change struct {
+	At time.Time
+	// Elapsed is the time since the first call the Limiter was asked for.
+	Elapsed time.Duration
+	// Rate is the new rate in calls a second; +Inf when not limited.
+	Rate float64
+	// Learned is the measured rate of the service; 0 while unknown.
+	Learned float64
+	// Reason is "first throttle", "halved", "learned", "nudged", "back to
+	// learned" or "probe".
+	Reason string
+}
+
+// Options configure a Limiter.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnChange, when set, is called (under the Limiter's lock: it must not
+	// call the Limiter) with every change of the rate.
+	OnChange func(Change)
+}
+
+// Limiter paces calls; it is safe for concurrent use.
+type Limiter struct {
+	now      func() time.Time
+	onChange func(Change)
+
+	mu         sync.Mutex
+	rate       float64   // calls a second; +Inf: not limited
+	learned    float64   // measured rate; 0: unknown
+	next       time.Time // earliest time of the next call
+	first      time.Time // first reservation
+	lastChange time.Time
+	lastRaise  time.Time // last time the rate was raised
+	learnedAt  time.Time
+	throttles  []time.Time // answers throttled, within Window
+	successes  []time.Time // answers not throttled, within Window
+	reason     string      // of the last change
+	// answers of calls sent since the last change
+	freshThrottles, freshSuccesses int
+	hi                             float64 // a rate found too high before any measurement
+	probeFrom                      float64 // learned before the probe under way; 0: none
+	hold                           time.Duration
+}
+
+// New returns a Limiter that does not limit until the first throttle.
+func New(o Options) *Limiter {
+	l := &Limiter{now: o.Now, onChange: o.OnChange, rate: math.Inf(1), hold: Hold}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	return l
+}
+
+// Rate returns the current rate in calls a second (+Inf: not limited).
+func (l *Limiter) Rate() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rate
+}
+
+// Learned returns the service's rate as last measured; 0 while unknown.
+func (l *Limiter) Learned() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.learned
+}
+
+// Take asks to send a call now. It returns 0 when the call may go (the
+// caller then sends it, and later hands now to Answer), or how long to
+// wait before asking again: calls are spaced 1/rate apart, a change of the
+// rate applies at once to the calls waiting, and a Limiter that was idle
+// does not save up a burst.
+func (l *Limiter) Take() (now time.Time, wait time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now = l.now()
+	if l.first.IsZero() {
+		l.first = now
+	}
+	if math.IsInf(l.rate, 1) {
+		return now, 0
+	}
+	if l.next.After(now) {
+		return now, l.next.Sub(now)
+	}
+	l.next = now.Add(time.Duration(float64(time.Second) / l.rate))
+	return now, 0
+}
+
+// Wait waits until a call may be sent and returns the time to hand to
+// Answer.
+func (l *Limiter) Wait(ctx context.Context) (time.Time, error) {
+	for {
+		at, d := l.Take()
+		if d == 0 {
+			return at, nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return at, ctx.Err()
+		}
+	}
+}
+
+// Answer tells the Limiter how the call sent at sent was answered:
+// throttled or not. Answers of other kinds (errors that are not throttles)
+// should not be reported.
+func (l *Limiter) Answer(sent time.Time, throttled bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.throttles = trim(l.throttles, now.Add(-Window))
+	l.successes = trim(l.successes, now.Add(-Window))
+	fresh := !sent.Before(l.lastChange) // sent at the current rate
+	if !throttled {
+		l.successes = append(l.successes, now)
+		if fresh {
+			l.freshSuccesses++
+		}
+		l.raise(now)
+		return
+	}
+	l.throttles = append(l.throttles, now)
+	if !fresh {
+		return // sent at the old rate: already reacted to
+	}
+	l.freshThrottles++
+	if l.probeFrom > 0 {
+		// The probe found the limit: back to what was learned, and wait
+		// twice as long before the next probe.
+		l.learned, l.probeFrom = l.probeFrom, 0
+		l.hold = min(2*l.hold, maxHold)
+		l.set(now, Margin*l.learned, "probe throttled")
+		return
+	}
+	if r, ok := l.measure(now); ok {
+		l.learned, l.learnedAt = r, now
+		l.set(now, max(MinRate, Margin*r), "learned")
+		return
+	}
+	switch {
+	case math.IsInf(l.rate, 1):
+		// The success rate so far, over at least a quarter of a second.
+		span := max(time.Second/4, now.Sub(l.first))
+		l.set(now, max(MinRate, float64(len(l.successes))/span.Seconds()), "first throttle")
+	case l.learned > 0:
+		l.learned *= Nudge
+		l.set(now, max(MinRate, Margin*l.learned), "nudged")
+	case l.reason == "raised":
+		// The service's rate lies between the rate before the raise and
+		// this one.
+		l.hi = l.rate
+		l.set(now, max(MinRate, 0.75*l.rate), "bracketed")
+	case l.freshThrottles >= 2 && l.freshThrottles > 3*l.freshSuccesses:
+		l.hi = l.rate
+		l.set(now, max(MinRate, l.rate/2), "halved")
+	}
+	// Otherwise keep the rate: the throttles to come measure the service.
+}
+
+// measure returns the rate the service let through during the latest run
+// of close throttles: successes between its first throttle and now, over
+// the time between them. Throttles further apart than a gap the service's
+// bucket could have filled in do not belong to one run.
+func (l *Limiter) measure(now time.Time) (float64, bool) {
+	n := len(l.throttles)
+	if n < 2 {
+		return 0, false
+	}
+	maxGap := time.Second
+	if !math.IsInf(l.rate, 1) {
+		maxGap = max(maxGap, time.Duration(8*float64(time.Second)/l.rate))
+	}
+	// A run starts no earlier than the last raise: before it the Limiter
+	// sent below what the service lets through.
+	from := l.throttles[n-1]
+	for i := n - 2; i >= 0 && from.Sub(l.throttles[i]) <= maxGap && !l.throttles[i].Before(l.lastRaise); i-- {
+		from = l.throttles[i]
+	}
+	succ := 0
+	for _, t := range l.successes {
+		if t.After(from) {
+			succ++
+		}
+	}
+	span := now.Sub(from)
+	if succ < MinSamples || span <= 0 {
+		return 0, false
+	}
+	// Between two throttles the service gained between succ and succ+1
+	// tokens.
+	return (float64(succ) + 0.5) / span.Seconds(), true
+}
+
+// raise brings the rate back towards the learned one after a nudge or a
+// halving, and probes above it once it has held long enough.
+func (l *Limiter) raise(now time.Time) {
+	if math.IsInf(l.rate, 1) {
+		return
+	}
+	var lastThrottle time.Time
+	if n := len(l.throttles); n > 0 {
+		lastThrottle = l.throttles[n-1]
+	}
+	quiet := now.Sub(lastThrottle)
+	step := max(time.Duration(float64(time.Second)/l.rate), 100*time.Millisecond)
+	switch {
+	case l.learned == 0:
+		// Never measured: search upwards until throttles measure it,
+		// doubling, or closing in on a rate known to be too high.
+		step = max(time.Duration(float64(time.Second)/l.rate), 50*time.Millisecond)
+		if quiet >= 6*step && now.Sub(l.lastChange) >= 2*step {
+			next := 2 * l.rate
+			if l.hi > 0 {
+				next = min(next, max(1.1*l.rate, (l.rate+l.hi)/2))
+			}
+			l.lastRaise = now
+			l.set(now, next, "raised")
+		}
+	case l.rate < Margin*l.learned:
+		if quiet >= 4*step && now.Sub(l.lastChange) >= 4*step {
+			l.lastRaise = now
+			l.set(now, min(Margin*l.learned, l.rate*1.25), "back to learned")
+		}
+	case l.probeFrom > 0:
+		if now.Sub(l.lastChange) >= l.hold {
+			l.probeFrom = 0 // the probe held
+			l.hold = min(2*l.hold, maxHold)
+		}
+	case quiet >= l.hold && now.Sub(l.learnedAt) >= l.hold && now.Sub(l.lastChange) >= l.hold:
+		l.probeFrom = l.learned
+		l.learned *= ProbeStep
+		l.lastRaise = now
+		l.set(now, Margin*l.learned, "probe")
+	}
+}
+
+func (l *Limiter) set(now time.Time, rate float64, reason string) {
+	l.rate, l.lastChange, l.reason = rate, now, reason
+	l.freshThrottles, l.freshSuccesses = 0, 0
+	// The next call waits at most one interval of the new rate.
+	if limit := now.Add(time.Duration(float64(time.Second) / rate)); l.next.After(limit) {
+		l.next = limit
+	}
+	if l.onChange != nil {
+		l.onChange(Change{At: now, Elapsed: now.Sub(l.first), Rate: rate, Learned: l.learned, Reason: reason})
+	}
+}
+
+// trim drops the times before from; ts is in order.
+func trim(ts []time.Time, from time.Time) []time.Time {
+	i := 0
+	for i < len(ts) && ts[i].Before(from) {
+		i++
+	}
+	if i == 0 {
+		return ts
+	}
+	return append(ts[:0], ts[i:]...)
+}
