@@ -16,10 +16,10 @@
 // sends at Margin × that rate.
 //
 // Before the first throttle the Limiter does not limit. At the first one
-// it cannot measure yet: it paces at the success rate seen so far (counted
-// over at least a quarter of a second, so a throttle in a run's first
-// moments does not collapse the rate), halves that while throttles of calls
-// sent at it outnumber successes three to one, doubles it while no throttle
+// it cannot measure yet: it paces at the success rate of the last quarter
+// of a second (a rate, not a count from zero, so a throttle in a run's
+// first moments does not collapse it), halves that while throttles of calls
+// sent at it outnumber successes, doubles it while no throttle
 // comes, and keeps it while throttles come now and then, until enough
 // successes between throttles give a measurement. Once it has learned a rate it
 //   - does not halve on a throttle: an isolated throttle at the learned rate
@@ -36,6 +36,8 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -58,6 +60,9 @@ const (
 	Nudge = 0.97
 	// MinRate is the floor of the rate, in calls a second.
 	MinRate = 0.5
+	// firstSpan is how far back the first throttle looks for the success
+	// rate it starts from.
+	firstSpan = 250 * time.Millisecond
 	// maxHold bounds the wait between probes, which doubles after each
 	// probe.
 	maxHold = time.Minute
@@ -101,7 +106,9 @@ type Limiter struct {
 	learnedAt  time.Time
 	throttles  []time.Time // answers throttled, within Window
 	successes  []time.Time // answers not throttled, within Window
-	reason     string      // of the last change
+	// the same answers by the time their calls were sent, in no order
+	throttledSent, succeededSent []time.Time
+	reason                       string // of the last change
 	// answers of calls sent since the last change
 	freshThrottles, freshSuccesses int
 	hi                             float64 // a rate found too high before any measurement
@@ -181,9 +188,12 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	now := l.now()
 	l.throttles = trim(l.throttles, now.Add(-Window))
 	l.successes = trim(l.successes, now.Add(-Window))
+	l.throttledSent = trimAny(l.throttledSent, now.Add(-Window))
+	l.succeededSent = trimAny(l.succeededSent, now.Add(-Window))
 	fresh := !sent.Before(l.lastChange) // sent at the current rate
 	if !throttled {
 		l.successes = append(l.successes, now)
+		l.succeededSent = append(l.succeededSent, sent)
 		if fresh {
 			l.freshSuccesses++
 		}
@@ -191,6 +201,7 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		return
 	}
 	l.throttles = append(l.throttles, now)
+	l.throttledSent = append(l.throttledSent, sent)
 	if !fresh {
 		return // sent at the old rate: already reacted to
 	}
@@ -203,16 +214,17 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		l.set(now, Margin*l.learned, "probe throttled")
 		return
 	}
-	if r, ok := l.measure(now); ok {
+	if r, ok := l.measure(); ok {
 		l.learned, l.learnedAt = r, now
 		l.set(now, max(MinRate, Margin*r), "learned")
 		return
 	}
 	switch {
 	case math.IsInf(l.rate, 1):
-		// The success rate so far, over at least a quarter of a second.
-		span := max(time.Second/4, now.Sub(l.first))
-		l.set(now, max(MinRate, float64(len(l.successes))/span.Seconds()), "first throttle")
+		// The success rate of the last quarter of a second (before it,
+		// the run may have been sending less than the service allows).
+		recent := len(l.successes) - sort.Search(len(l.successes), func(i int) bool { return l.successes[i].After(now.Add(-firstSpan)) })
+		l.set(now, max(MinRate, float64(recent)/firstSpan.Seconds()), "first throttle")
 	case l.learned > 0:
 		l.learned *= Nudge
 		l.set(now, max(MinRate, Margin*l.learned), "nudged")
@@ -221,7 +233,7 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		// this one.
 		l.hi = l.rate
 		l.set(now, max(MinRate, 0.75*l.rate), "bracketed")
-	case l.freshThrottles >= 2 && l.freshThrottles > 3*l.freshSuccesses:
+	case l.freshThrottles >= 2 && l.freshThrottles > l.freshSuccesses:
 		l.hi = l.rate
 		l.set(now, max(MinRate, l.rate/2), "halved")
 	}
@@ -229,11 +241,18 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 }
 
 // measure returns the rate the service let through during the latest run
-// of close throttles: successes between its first throttle and now, over
-// the time between them. Throttles further apart than a gap the service's
-// bucket could have filled in do not belong to one run.
-func (l *Limiter) measure(now time.Time) (float64, bool) {
-	n := len(l.throttles)
+// of close throttles, by the times their calls were sent (which arrive at
+// the service a constant latency later): the successes sent between the
+// run's first throttled call and the last, over the time between them.
+// Throttles further apart than a gap the service's bucket could have
+// filled in do not belong to one run, and neither do those before the last
+// raise (the Limiter then sent below what the service lets through).
+// Successes sent just before the last throttled call and not answered yet
+// are missed: the measurement errs low, by the calls in flight.
+func (l *Limiter) measure() (float64, bool) {
+	ts := slices.Clone(l.throttledSent)
+	slices.SortFunc(ts, time.Time.Compare)
+	n := len(ts)
 	if n < 2 {
 		return 0, false
 	}
@@ -241,24 +260,23 @@ func (l *Limiter) measure(now time.Time) (float64, bool) {
 	if !math.IsInf(l.rate, 1) {
 		maxGap = max(maxGap, time.Duration(8*float64(time.Second)/l.rate))
 	}
-	// A run starts no earlier than the last raise: before it the Limiter
-	// sent below what the service lets through.
-	from := l.throttles[n-1]
-	for i := n - 2; i >= 0 && from.Sub(l.throttles[i]) <= maxGap && !l.throttles[i].Before(l.lastRaise); i-- {
-		from = l.throttles[i]
+	last := ts[n-1]
+	from := last
+	for i := n - 2; i >= 0 && from.Sub(ts[i]) <= maxGap && !ts[i].Before(l.lastRaise); i-- {
+		from = ts[i]
 	}
 	succ := 0
-	for _, t := range l.successes {
-		if t.After(from) {
+	for _, t := range l.succeededSent {
+		if t.After(from) && t.Before(last) {
 			succ++
 		}
 	}
-	span := now.Sub(from)
+	span := last.Sub(from)
 	if succ < MinSamples || span <= 0 {
 		return 0, false
 	}
-	// Between two throttles the service gained between succ and succ+1
-	// tokens.
+	// Between the two throttled arrivals the service gained more than
+	// succ-1 and at most succ+1 tokens: count the middle.
 	return (float64(succ) + 0.5) / span.Seconds(), true
 }
 
@@ -315,6 +333,17 @@ func (l *Limiter) set(now time.Time, rate float64, reason string) {
 	if l.onChange != nil {
 		l.onChange(Change{At: now, Elapsed: now.Sub(l.first), Rate: rate, Learned: l.learned, Reason: reason})
 	}
+}
+
+// trimAny drops the times before from; ts is in no order.
+func trimAny(ts []time.Time, from time.Time) []time.Time {
+	out := ts[:0]
+	for _, t := range ts {
+		if !t.Before(from) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // trim drops the times before from; ts is in order.
