@@ -219,10 +219,11 @@ throttle() {
 	fi
 	echo
 	echo "## Under the account's rate limit: ${LIMIT_N} sessions, 20 ms per call, token bucket of burst ${LIMIT_BURST}"
-	echo "bound = (answered calls - burst) / rate; ratio = wall / bound; throttled share = throttled / answered"
+	echo "bound = (answered calls - burst) / rate; ratio = wall / bound; throttled share = throttled / answered;"
+	echo "calls s = the emulator's first call's arrival to its last answer (the listing without process start, upload, manifest)"
 	echo
-	echo "| rate /s | answered | throttled | throttled share | bound s | wall s | ratio | rows |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| rate /s | answered | throttled | throttled share | bound s | wall s | ratio | calls s | calls / bound | rows |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for limit in $RATE_LIMITS; do
 		start_emulator "$LIMIT_N" 20ms 0 --rate-limit "$limit" --burst "$LIMIT_BURST"
 		local envs=() line status=0
@@ -237,14 +238,15 @@ throttle() {
 			echo "| $limit | FAILED (exit $status): $(tail -1 "$BENCH_DIR/err-limit-$limit.txt" | tr '|' '/') |"
 			continue
 		fi
-		local wall answered throttled rows
+		local wall answered throttled rows span
 		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$BENCH_DIR/time.txt")
 		answered=$(sed -n 's/.*: \([0-9]*\) DescribeSessions calls answered, \([0-9]*\) throttled.*/\1/p' "$BENCH_DIR/emu.log")
 		throttled=$(sed -n 's/.*: \([0-9]*\) DescribeSessions calls answered, \([0-9]*\) throttled.*/\2/p' "$BENCH_DIR/emu.log")
+		span=$(sed -n 's/.* throttled, \([0-9.]*\) s from the first.*/\1/p' "$BENCH_DIR/emu.log")
 		rows=$(grep -o '"rows": *[0-9]*' "$BENCH_DIR/out.json" | tail -1 | grep -o '[0-9]*$' || echo "?")
-		awk -v r="$limit" -v a="$answered" -v t="$throttled" -v w="$wall" -v b="$LIMIT_BURST" -v rows="$rows" 'BEGIN {
+		awk -v r="$limit" -v a="$answered" -v t="$throttled" -v w="$wall" -v b="$LIMIT_BURST" -v rows="$rows" -v span="$span" 'BEGIN {
 			bound = (a - b) / r
-			printf "| %s | %d | %d | %.1f %% | %.2f | %.2f | %.3f | %s |\n", r, a, t, 100 * t / a, bound, w, w / bound, rows
+			printf "| %s | %d | %d | %.1f %% | %.2f | %.2f | %.3f | %.2f | %.3f | %s |\n", r, a, t, 100 * t / a, bound, w, w / bound, span, span / bound, rows
 		}'
 	done
 	echo

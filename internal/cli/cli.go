@@ -13,10 +13,12 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -455,7 +457,8 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
 		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}),
 		ssmfake.WithRateLimit(ssmfake.RateLimit{Rate: *rateLimit, Burst: *burst}))
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr})
+	var span callSpan
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, SSMWrap: span.wrap})
 	if err != nil {
 		return err
 	}
@@ -479,8 +482,36 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 			throttled++
 		}
 	}
-	fmt.Fprintf(c.stderr, "SSM emulator: %d DescribeSessions calls answered, %d throttled\n", answered, throttled)
+	fmt.Fprintf(c.stderr, "SSM emulator: %d DescribeSessions calls answered, %d throttled, %.3f s from the first call's arrival to the last answer\n",
+		answered, throttled, span.seconds())
 	return nil
+}
+
+// callSpan records when the emulator's first call arrived and its last
+// answer left.
+type callSpan struct {
+	mu          sync.Mutex
+	first, last time.Time
+}
+
+func (s *callSpan) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.first.IsZero() {
+			s.first = time.Now()
+		}
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+		s.mu.Lock()
+		s.last = time.Now()
+		s.mu.Unlock()
+	})
+}
+
+func (s *callSpan) seconds() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last.Sub(s.first).Seconds()
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -9,19 +9,25 @@
 // How the rate is learned: a throttled call means the service's bucket was
 // empty when it arrived. Between two throttled calls the service let
 // through exactly the tokens it gained (as long as its bucket never filled
-// up in between), so the calls answered successfully between the first and
-// the last throttle of a run of close throttles, divided by the time
-// between them, measure R, whatever the burst and whatever other clients
-// of the account take (their share is then not ours to use). The Limiter
-// sends at Margin × that rate.
+// up in between), so the successful calls sent between the first and the
+// last throttled call of a run of close throttles, divided by the time
+// between those two sends (calls arrive a constant latency after they are
+// sent), measure R, whatever the burst and whatever other clients of the
+// account take (their share is then not ours to use). The Limiter sends at
+// Margin × that rate.
+//
+// It assumes throttling by rate, as SSM's. A service that throttles a share
+// of calls whatever their rate (ssmfake's Faults.ThrottleRate) makes every
+// measurement a share of the rate sent, and the rate falls towards MinRate,
+// as it did with the SDK's adaptive mode.
 //
 // Before the first throttle the Limiter does not limit. At the first one
-// it cannot measure yet: it paces at the success rate of the last quarter
-// of a second (a rate, not a count from zero, so a throttle in a run's
-// first moments does not collapse it), halves that while throttles of calls
-// sent at it outnumber successes, doubles it while no throttle
-// comes, and keeps it while throttles come now and then, until enough
-// successes between throttles give a measurement. Once it has learned a rate it
+// it cannot measure yet: it paces at half the rate of the calls of the last
+// quarter of a second, or their success rate if higher (rates, not counts
+// from zero, so a throttle in a run's first moments does not collapse it), halves that while throttles of calls
+// sent at it outnumber successes, doubles it while no throttle comes, and
+// keeps it while throttles come now and then, until enough successes
+// between throttles give a measurement. Once it has learned a rate it
 //   - does not halve on a throttle: an isolated throttle at the learned rate
 //     (jitter) lowers the rate by Nudge only, and a real drop of the service's
 //     rate brings the close throttles that measure it again;
@@ -46,7 +52,8 @@ import (
 const (
 	// Margin is the share of the measured rate the Limiter sends at.
 	Margin = 0.97
-	// Window is how far back answers are kept and measured.
+	// Window is how far back answers are kept and measured (longer at
+	// rates under 5 calls a second: the time of 20 calls).
 	Window = 4 * time.Second
 	// MinSamples is how many successes between throttles make a
 	// measurement.
@@ -106,6 +113,7 @@ type Limiter struct {
 	learnedAt  time.Time
 	throttles  []time.Time // answers throttled, within Window
 	successes  []time.Time // answers not throttled, within Window
+	sends      []time.Time // calls let go within firstSpan, until the first throttle
 	// the same answers by the time their calls were sent, in no order
 	throttledSent, succeededSent []time.Time
 	reason                       string // of the last change
@@ -152,6 +160,8 @@ func (l *Limiter) Take() (now time.Time, wait time.Duration) {
 		l.first = now
 	}
 	if math.IsInf(l.rate, 1) {
+		// Kept for the first throttle: how fast the calls went.
+		l.sends = append(trim(l.sends, now.Add(-firstSpan)), now)
 		return now, 0
 	}
 	if l.next.After(now) {
@@ -186,10 +196,15 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	l.throttles = trim(l.throttles, now.Add(-Window))
-	l.successes = trim(l.successes, now.Add(-Window))
-	l.throttledSent = trimAny(l.throttledSent, now.Add(-Window))
-	l.succeededSent = trimAny(l.succeededSent, now.Add(-Window))
+	// Keep Window, or the time of 20 calls at low rates.
+	keep := Window
+	if !math.IsInf(l.rate, 1) {
+		keep = max(keep, time.Duration(20*float64(time.Second)/l.rate))
+	}
+	l.throttles = trim(l.throttles, now.Add(-keep))
+	l.successes = trim(l.successes, now.Add(-keep))
+	l.throttledSent = trimAny(l.throttledSent, now.Add(-keep))
+	l.succeededSent = trimAny(l.succeededSent, now.Add(-keep))
 	fresh := !sent.Before(l.lastChange) // sent at the current rate
 	if !throttled {
 		l.successes = append(l.successes, now)
@@ -221,10 +236,13 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	}
 	switch {
 	case math.IsInf(l.rate, 1):
-		// The success rate of the last quarter of a second (before it,
-		// the run may have been sending less than the service allows).
-		recent := len(l.successes) - sort.Search(len(l.successes), func(i int) bool { return l.successes[i].After(now.Add(-firstSpan)) })
-		l.set(now, max(MinRate, float64(recent)/firstSpan.Seconds()), "first throttle")
+		// Half the rate of the calls of the last quarter of a second (it
+		// was too high), but no less than their success rate.
+		from := now.Add(-firstSpan)
+		sent := len(l.sends) - sort.Search(len(l.sends), func(i int) bool { return l.sends[i].After(from) })
+		ok := len(l.successes) - sort.Search(len(l.successes), func(i int) bool { return l.successes[i].After(from) })
+		l.sends = nil
+		l.set(now, max(MinRate, float64(max(sent/2, ok))/firstSpan.Seconds()), "first throttle")
 	case l.learned > 0:
 		l.learned *= Nudge
 		l.set(now, max(MinRate, Margin*l.learned), "nudged")
@@ -247,12 +265,14 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 // Throttles further apart than a gap the service's bucket could have
 // filled in do not belong to one run, and neither do those before the last
 // raise (the Limiter then sent below what the service lets through).
-// Successes sent just before the last throttled call and not answered yet
-// are missed: the measurement errs low, by the calls in flight.
+// The run ends at the throttled call sent before the one just answered, so
+// that the calls it counts have all been answered.
 func (l *Limiter) measure() (float64, bool) {
 	ts := slices.Clone(l.throttledSent)
 	slices.SortFunc(ts, time.Time.Compare)
-	n := len(ts)
+	// The run ends at the throttled call sent before the one just
+	// answered: the calls sent before it have been answered too.
+	n := len(ts) - 1
 	if n < 2 {
 		return 0, false
 	}
@@ -297,7 +317,14 @@ func (l *Limiter) raise(now time.Time) {
 		// Never measured: search upwards until throttles measure it,
 		// doubling, or closing in on a rate known to be too high.
 		step = max(time.Duration(float64(time.Second)/l.rate), 50*time.Millisecond)
-		if quiet >= 6*step && now.Sub(l.lastChange) >= 2*step {
+		// Slower once a rate was found too high, so that the throttles
+		// that come now and then just above the service's rate can
+		// gather into a measurement.
+		gate := max(3*step, 200*time.Millisecond)
+		if l.hi > 0 {
+			gate = max(6*step, 400*time.Millisecond)
+		}
+		if quiet >= gate && now.Sub(l.lastChange) >= gate {
 			next := 2 * l.rate
 			if l.hi > 0 {
 				next = min(next, max(1.1*l.rate, (l.rate+l.hi)/2))
