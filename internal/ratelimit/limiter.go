@@ -25,12 +25,14 @@
 // it cannot measure yet: it paces at half the rate of the calls of the last
 // quarter of a second, or their success rate if higher (rates, not counts
 // from zero, so a throttle in a run's first moments does not collapse it), halves that while throttles of calls
-// sent at it outnumber successes, doubles it while no throttle comes, and
-// keeps it while throttles come now and then, until enough successes
-// between throttles give a measurement. Once it has learned a rate it
+// sent at it outnumber successes, raises it by half while no throttle
+// comes (by less once a raise met a throttle), and keeps it while
+// throttles come now and then, until enough successes between throttles
+// give a measurement. Once it has learned a rate it
 //   - does not halve on a throttle: an isolated throttle at the learned rate
-//     (jitter) lowers the rate by Nudge only, and a real drop of the service's
-//     rate brings the close throttles that measure it again;
+//     (jitter) lowers the rate by Nudge only, never more than MaxNudge below
+//     the last measurement, and a real drop of the service's rate brings
+//     the close throttles that measure it again;
 //   - does not probe above the learned rate for Hold after learning it or
 //     after the last throttle, then raises it by ProbeStep, and waits twice
 //     as long before each next probe; a probe that meets a throttle goes
@@ -63,8 +65,10 @@ const (
 	Hold = 15 * time.Second
 	// ProbeStep is how much one probe raises the rate.
 	ProbeStep = 1.1
-	// Nudge lowers the rate on an isolated throttle at the learned rate.
-	Nudge = 0.97
+	// Nudge lowers the rate on an isolated throttle at the learned rate,
+	// down to MaxNudge × the last measurement.
+	Nudge    = 0.97
+	MaxNudge = 0.9
 	// MinRate is the floor of the rate, in calls a second.
 	MinRate = 0.5
 	// firstSpan is how far back the first throttle looks for the success
@@ -105,7 +109,8 @@ type Limiter struct {
 
 	mu         sync.Mutex
 	rate       float64   // calls a second; +Inf: not limited
-	learned    float64   // measured rate; 0: unknown
+	learned    float64   // the service's rate as believed; 0: unknown
+	measured   float64   // the service's rate as last measured
 	next       time.Time // earliest time of the next call
 	first      time.Time // first reservation
 	lastChange time.Time
@@ -167,7 +172,15 @@ func (l *Limiter) Take() (now time.Time, wait time.Duration) {
 	if l.next.After(now) {
 		return now, l.next.Sub(now)
 	}
-	l.next = now.Add(time.Duration(float64(time.Second) / l.rate))
+	// A call let go late (the waiter woke up late) does not delay the
+	// next one: the schedule keeps its pace, but an idle Limiter does not
+	// save up more than one call.
+	interval := time.Duration(float64(time.Second) / l.rate)
+	base := l.next
+	if base.Before(now.Add(-interval)) {
+		base = now.Add(-interval)
+	}
+	l.next = base.Add(interval)
 	return now, 0
 }
 
@@ -230,7 +243,7 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		return
 	}
 	if r, ok := l.measure(); ok {
-		l.learned, l.learnedAt = r, now
+		l.learned, l.learnedAt, l.measured = r, now, r
 		l.set(now, max(MinRate, Margin*r), "learned")
 		return
 	}
@@ -244,16 +257,19 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		l.sends = nil
 		l.set(now, max(MinRate, float64(max(sent/2, ok))/firstSpan.Seconds()), "first throttle")
 	case l.learned > 0:
-		l.learned *= Nudge
-		l.set(now, max(MinRate, Margin*l.learned), "nudged")
-	case l.reason == "raised":
-		// The service's rate lies between the rate before the raise and
-		// this one.
-		l.hi = l.rate
-		l.set(now, max(MinRate, 0.75*l.rate), "bracketed")
+		// Nudges go no lower than MaxNudge below the last measurement: a
+		// real drop of the service's rate is measured again.
+		if l.learned*Nudge >= MaxNudge*l.measured {
+			l.learned *= Nudge
+			l.set(now, max(MinRate, Margin*l.learned), "nudged")
+		}
 	case l.freshThrottles >= 2 && l.freshThrottles > l.freshSuccesses:
 		l.hi = l.rate
 		l.set(now, max(MinRate, l.rate/2), "halved")
+	case l.reason == "raised":
+		// Keep the rate, found above the service's by this raise (so
+		// later raises close in on it): the throttles to come measure it.
+		l.hi = l.rate
 	}
 	// Otherwise keep the rate: the throttles to come measure the service.
 }
@@ -314,8 +330,8 @@ func (l *Limiter) raise(now time.Time) {
 	step := max(time.Duration(float64(time.Second)/l.rate), 100*time.Millisecond)
 	switch {
 	case l.learned == 0:
-		// Never measured: search upwards until throttles measure it,
-		// doubling, or closing in on a rate known to be too high.
+		// Never measured: search upwards until throttles measure it, by
+		// half, or closing in on a rate known to be too high.
 		step = max(time.Duration(float64(time.Second)/l.rate), 50*time.Millisecond)
 		// Slower once a rate was found too high, so that the throttles
 		// that come now and then just above the service's rate can
@@ -325,7 +341,7 @@ func (l *Limiter) raise(now time.Time) {
 			gate = max(6*step, 400*time.Millisecond)
 		}
 		if quiet >= gate && now.Sub(l.lastChange) >= gate {
-			next := 2 * l.rate
+			next := 1.5 * l.rate
 			if l.hi > 0 {
 				next = min(next, max(1.1*l.rate, (l.rate+l.hi)/2))
 			}

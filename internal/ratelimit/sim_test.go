@@ -12,7 +12,12 @@ import (
 
 // service is a token bucket like SSM's limit (and ssmfake.RateLimit).
 type service struct {
-	rate   func(t time.Duration) float64 // the rate at time t of the run
+	rate func(t time.Duration) float64 // the rate at time t of the run
+	// jitter, when set, adds up to this much to each call's way to the
+	// service (a fixed pseudo-random sequence), so calls sent evenly
+	// arrive bunched now and then.
+	jitter time.Duration
+	draws  uint64
 	burst  float64
 	tokens float64
 	last   time.Duration
@@ -92,7 +97,12 @@ func simulate(svc *service, calls, sequential, streams int, latency time.Duratio
 			return
 		}
 		sent := at.Sub(start)
-		heap.Push(q, event{at: sent + latency/2, stream: stream, kind: arrive, sent: sent})
+		var j time.Duration
+		if svc.jitter > 0 {
+			svc.draws = svc.draws*6364136223846793005 + 1442695040888963407
+			j = time.Duration((svc.draws >> 33) % uint64(svc.jitter))
+		}
+		heap.Push(q, event{at: sent + latency/2 + j, stream: stream, kind: arrive, sent: sent})
 	}
 	for q.Len() > 0 {
 		e := heap.Pop(q).(event)
