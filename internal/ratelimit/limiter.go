@@ -23,7 +23,7 @@
 //
 // Before the first throttle the Limiter does not limit. At the first one
 // it cannot measure yet: it paces at half the rate of the calls of the last
-// quarter of a second, or their success rate if higher (rates, not counts
+// tenth of a second, or their success rate if higher (rates, not counts
 // from zero, so a throttle in a run's first moments does not collapse it), halves that while throttles of calls
 // sent at it outnumber successes, raises it by half while no throttle
 // comes (by less once a raise met a throttle), and keeps it while
@@ -62,7 +62,7 @@ const (
 	MinSamples = 6
 	// Hold is how long the Limiter stays at or below a rate it learned
 	// before it probes above it.
-	Hold = 15 * time.Second
+	Hold = 30 * time.Second
 	// ProbeStep is how much one probe raises the rate.
 	ProbeStep = 1.1
 	// Nudge lowers the rate on an isolated throttle at the learned rate,
@@ -73,10 +73,10 @@ const (
 	MinRate = 0.5
 	// firstSpan is how far back the first throttle looks for the success
 	// rate it starts from.
-	firstSpan = 250 * time.Millisecond
+	firstSpan = 100 * time.Millisecond
 	// maxHold bounds the wait between probes, which doubles after each
 	// probe.
-	maxHold = time.Minute
+	maxHold = 5 * time.Minute
 )
 
 // Change is a change of the Limiter's rate, for logs and measurements.
@@ -249,8 +249,8 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	}
 	switch {
 	case math.IsInf(l.rate, 1):
-		// Half the rate of the calls of the last quarter of a second (it
-		// was too high), but no less than their success rate.
+		// Half the rate of the calls of the last firstSpan (it was too
+		// high), but no less than their success rate.
 		from := now.Add(-firstSpan)
 		sent := len(l.sends) - sort.Search(len(l.sends), func(i int) bool { return l.sends[i].After(from) })
 		ok := len(l.successes) - sort.Search(len(l.successes), func(i int) bool { return l.successes[i].After(from) })
