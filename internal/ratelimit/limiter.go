@@ -64,7 +64,7 @@ const (
 	// before it probes above it.
 	Hold = 30 * time.Second
 	// ProbeStep is how much one probe raises the rate.
-	ProbeStep = 1.1
+	ProbeStep = 1.05
 	// Nudge lowers the rate on an isolated throttle at the learned rate,
 	// down to MaxNudge × the last measurement.
 	Nudge    = 0.97
@@ -263,7 +263,7 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 			l.learned *= Nudge
 			l.set(now, max(MinRate, Margin*l.learned), "nudged")
 		}
-	case l.freshThrottles >= 2 && l.freshThrottles > l.freshSuccesses:
+	case l.freshThrottles > l.freshSuccesses:
 		l.hi = l.rate
 		l.set(now, max(MinRate, l.rate/2), "halved")
 	case l.reason == "raised":
