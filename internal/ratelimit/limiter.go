@@ -17,22 +17,24 @@
 // Margin × that rate.
 //
 // It assumes throttling by rate, as SSM's. A service that throttles a share
-// of calls whatever their rate (ssmfake's Faults.ThrottleRate) makes every
-// measurement a share of the rate sent, and the rate falls towards MinRate,
-// as it did with the SDK's adaptive mode.
+// of calls whatever their rate (ssmfake's Faults.ThrottleRate) makes each
+// measurement that share short of the rate sent, so the rate falls until
+// its throttles come too far apart to form runs (see BENCHMARKS.md).
 //
 // Before the first throttle the Limiter does not limit. At the first one
-// it cannot measure yet: it paces at half the rate of the calls of the last
-// tenth of a second, or their success rate if higher (rates, not counts
-// from zero, so a throttle in a run's first moments does not collapse it), halves that while throttles of calls
-// sent at it outnumber successes, raises it by half while no throttle
-// comes (by less once a raise met a throttle), and keeps it while
-// throttles come now and then, until enough successes between throttles
-// give a measurement. Once it has learned a rate it
+// it cannot measure yet: it paces at half the rate of the calls of the
+// last tenth of a second, or their success rate if higher (rates, not
+// counts from zero, so a throttle in a run's first moments does not
+// collapse it), halves that while throttles of calls sent at it outnumber
+// successes, raises it by half while no throttle comes (by less once a
+// raise met a throttle), and keeps it while throttles come now and then,
+// until enough successes between throttles give a measurement. Once it has
+// learned a rate it
 //   - does not halve on a throttle: an isolated throttle at the learned rate
-//     (jitter) lowers the rate by Nudge only, never more than MaxNudge below
-//     the last measurement, and a real drop of the service's rate brings
-//     the close throttles that measure it again;
+//     (jitter, or a measurement that erred high) lowers it by Nudge only,
+//     never more than MaxNudge below the last measurement, and a real drop
+//     of the service's rate brings the close throttles that measure it
+//     again;
 //   - does not probe above the learned rate for Hold after learning it or
 //     after the last throttle, then raises it by ProbeStep, and waits twice
 //     as long before each next probe; a probe that meets a throttle goes
@@ -67,7 +69,7 @@ const (
 	ProbeStep = 1.05
 	// Nudge lowers the rate on an isolated throttle at the learned rate,
 	// down to MaxNudge × the last measurement.
-	Nudge    = 0.97
+	Nudge    = 0.95
 	MaxNudge = 0.9
 	// MinRate is the floor of the rate, in calls a second.
 	MinRate = 0.5
@@ -311,8 +313,9 @@ func (l *Limiter) measure() (float64, bool) {
 	if succ < MinSamples || span <= 0 {
 		return 0, false
 	}
-	// Between the two throttled arrivals the service gained more than
-	// succ-1 and at most succ+1 tokens: count the middle.
+	// Between the two throttled arrivals (each finding less than a token)
+	// the service gained succ tokens, give or take one; erring high costs a
+	// few throttles (and nudges), erring low the whole run's pace.
 	return (float64(succ) + 0.5) / span.Seconds(), true
 }
 
@@ -341,6 +344,9 @@ func (l *Limiter) raise(now time.Time) {
 			gate = max(6*step, 400*time.Millisecond)
 		}
 		if quiet >= gate && now.Sub(l.lastChange) >= gate {
+			if l.hi > 0 && l.rate >= 0.95*l.hi {
+				l.hi = 0 // reached without a throttle: it was not too high
+			}
 			next := 1.5 * l.rate
 			if l.hi > 0 {
 				next = min(next, max(1.1*l.rate, (l.rate+l.hi)/2))
