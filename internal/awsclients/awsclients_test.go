@@ -94,4 +94,15 @@ func TestRetryerGivesUpQuicklyOnAnUnreachableEndpoint(t *testing.T) {
 			t.Errorf("%v: attempt %d ends the call: %v", e, awsclients.UnreachableAttempts, err)
 		}
 	}
+	// A first throttle is retried at once (the limiter paces it); a call
+	// throttled again backs off, never beyond MaxBackoff.
+	throttle := &smithy.GenericAPIError{Code: "ThrottlingException"}
+	if d, _ := r.RetryDelay(1, throttle); d != 0 {
+		t.Errorf("first throttle waits %s, want 0", d)
+	}
+	for attempt := 2; attempt < awsclients.MaxAttempts; attempt++ {
+		if d, _ := r.RetryDelay(attempt, throttle); d < 0 || d > awsclients.MaxBackoff {
+			t.Errorf("attempt %d waits %s", attempt, d)
+		}
+	}
 }

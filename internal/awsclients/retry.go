@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -62,10 +63,24 @@ func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func(
 				// the invocation deadline bound the retries instead.
 				so.RateLimiter = ratelimit.None
 			}),
-			limiter:   limiter.New(limiter.Options{OnChange: logChange}),
-			throttles: throttles,
+			limiter:    limiter.New(limiter.Options{OnChange: logChange}),
+			throttles:  throttles,
+			maxBackoff: maxBackoff,
 		}
 	}
+}
+
+// throttleDelay is the wait before retrying a call throttled attempt
+// times: none after the first throttle (the Limiter paces the retry), then
+// a random share of 100 ms, 200 ms, 400 ms, ... up to maxBackoff, so that
+// MaxAttempts still spans tens of seconds when another client of the
+// account holds its limit.
+func throttleDelay(attempt int, maxBackoff time.Duration) time.Duration {
+	if attempt <= 1 {
+		return 0
+	}
+	ceiling := min(maxBackoff, 50*time.Millisecond<<min(attempt-1, 16))
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
 // logChange logs a change of a client's rate.
@@ -79,8 +94,9 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 // that cannot reach their endpoint UnreachableAttempts quick attempts.
 type policy struct {
 	aws.RetryerV2
-	limiter   *limiter.Limiter
-	throttles *atomic.Int64
+	limiter    *limiter.Limiter
+	throttles  *atomic.Int64
+	maxBackoff time.Duration
 }
 
 var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
@@ -123,8 +139,9 @@ func (r policy) IsErrorRetryable(err error) bool {
 
 // RetryDelay waits briefly after an unreachable attempt and, after the
 // UnreachableAttempts-th, ends the call with a *reach.Error; a throttled
-// attempt is retried at once (GetAttemptToken paces it); other errors get
-// the SDK's back-off.
+// attempt is retried at once the first time (GetAttemptToken paces it),
+// after a short back-off when the same call is throttled again
+// (throttleDelay); other errors get the SDK's back-off.
 func (r policy) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if reach.Unreachable(err) {
 		if attempt >= UnreachableAttempts {
@@ -133,7 +150,7 @@ func (r policy) RetryDelay(attempt int, err error) (time.Duration, error) {
 		return unreachableBackoff[attempt-1], nil
 	}
 	if isThrottle(err) {
-		return 0, nil
+		return throttleDelay(attempt, r.maxBackoff), nil
 	}
 	return r.RetryerV2.RetryDelay(attempt, err)
 }
