@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -45,7 +46,7 @@ func TestNewRefusesPlainHTTPToANetworkHost(t *testing.T) {
 func TestRetryerCountsThrottles(t *testing.T) {
 	var n atomic.Int64
 	r := awsclients.Retryer(&n)()
-	if r.MaxAttempts() != awsclients.MaxAttempts {
+	if r.MaxAttempts() != awsclients.MaxThrottledAttempts {
 		t.Errorf("max attempts %d", r.MaxAttempts())
 	}
 	throttle := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
@@ -100,9 +101,15 @@ func TestRetryerGivesUpQuicklyOnAnUnreachableEndpoint(t *testing.T) {
 	if d, _ := r.RetryDelay(1, throttle); d != 0 {
 		t.Errorf("first throttle waits %s, want 0", d)
 	}
-	for attempt := 2; attempt < awsclients.MaxAttempts; attempt++ {
-		if d, _ := r.RetryDelay(attempt, throttle); d < 0 || d > awsclients.MaxBackoff {
-			t.Errorf("attempt %d waits %s", attempt, d)
+	for attempt := 2; attempt < awsclients.MaxThrottledAttempts; attempt++ {
+		if d, err := r.RetryDelay(attempt, throttle); err != nil || d < 0 || d > awsclients.MaxBackoff {
+			t.Errorf("attempt %d waits %s (%v)", attempt, d, err)
 		}
+	}
+	// Other retryable errors end after MaxAttempts.
+	internal := &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("internal")}
+	var mae *retry.MaxAttemptsError
+	if _, err := r.RetryDelay(awsclients.MaxAttempts, internal); !errors.As(err, &mae) {
+		t.Errorf("a 500 at attempt %d: %v, want a MaxAttemptsError", awsclients.MaxAttempts, err)
 	}
 }

@@ -18,10 +18,17 @@ import (
 	"github.com/session-audit/session-audit/internal/reach"
 )
 
-// MaxAttempts is how often one call is tried. Sustained throttling is
-// expected on large exports, so it is well above the SDK's default of 3;
-// the invocation deadline bounds the whole run anyway.
+// MaxAttempts is how often one call is tried when it fails with a
+// retryable error other than throttling. It is well above the SDK's
+// default of 3; the invocation deadline bounds the whole run anyway.
 const MaxAttempts = 12
+
+// MaxThrottledAttempts is how often one call is tried while it is
+// throttled: the Limiter slows every stream first (its first halvings cost
+// a few attempts of the call that meets them), and sustained throttling
+// (another client holding the account's limit) must be ridden out until
+// the invocation deadline, not fail within seconds.
+const MaxThrottledAttempts = 40
 
 // MaxBackoff caps the wait between two attempts.
 const MaxBackoff = 10 * time.Second
@@ -37,8 +44,8 @@ const UnreachableAttempts = 3
 var unreachableBackoff = [UnreachableAttempts - 1]time.Duration{500 * time.Millisecond, time.Second}
 
 // Retryer returns the retry policy of every client: the SDK's standard
-// retries (MaxAttempts, exponential back-off up to MaxBackoff, no retry
-// quota), with every attempt paced by one ratelimit.Limiter per client, so
+// retries (MaxAttempts, or MaxThrottledAttempts while throttled;
+// exponential back-off up to MaxBackoff; no retry quota), with every attempt paced by one ratelimit.Limiter per client, so
 // that all concurrent page streams of the SSM client share what the
 // account's DescribeSessions limit lets through, learned from its
 // throttling answers (see package ratelimit and BENCHMARKS.md). A
@@ -55,7 +62,7 @@ func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func(
 	return func() aws.Retryer {
 		return policy{
 			RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = MaxAttempts
+				so.MaxAttempts = MaxThrottledAttempts
 				so.MaxBackoff = maxBackoff
 				so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
 				// No retry quota: sustained throttling of a long export
@@ -141,7 +148,8 @@ func (r policy) IsErrorRetryable(err error) bool {
 // UnreachableAttempts-th, ends the call with a *reach.Error; a throttled
 // attempt is retried at once the first time (GetAttemptToken paces it),
 // after a short back-off when the same call is throttled again
-// (throttleDelay); other errors get the SDK's back-off.
+// (throttleDelay), up to MaxThrottledAttempts; other errors get the SDK's
+// back-off, up to MaxAttempts.
 func (r policy) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if reach.Unreachable(err) {
 		if attempt >= UnreachableAttempts {
@@ -151,6 +159,9 @@ func (r policy) RetryDelay(attempt int, err error) (time.Duration, error) {
 	}
 	if isThrottle(err) {
 		return throttleDelay(attempt, r.maxBackoff), nil
+	}
+	if attempt >= MaxAttempts {
+		return 0, &retry.MaxAttemptsError{Attempt: attempt, Err: err}
 	}
 	return r.RetryerV2.RetryDelay(attempt, err)
 }

@@ -339,9 +339,11 @@ func (l *Limiter) raise(now time.Time) {
 		// Slower once a rate was found too high, so that the throttles
 		// that come now and then just above the service's rate can
 		// gather into a measurement.
-		gate := max(3*step, 200*time.Millisecond)
+		// At most a second or two, so that a rate left low by a storm of
+		// throttles comes back within seconds.
+		gate := min(max(3*step, 200*time.Millisecond), time.Second)
 		if l.hi > 0 {
-			gate = max(6*step, 400*time.Millisecond)
+			gate = min(max(6*step, 400*time.Millisecond), 2*time.Second)
 		}
 		if quiet >= gate && now.Sub(l.lastChange) >= gate {
 			if l.hi > 0 && l.rate >= 0.95*l.hi {
