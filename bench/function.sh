@@ -24,6 +24,8 @@
 #   SIZES="10000 100000 1000000"  LATENCIES="0ms 20ms"  NAIVE=1
 #   SWEEP_N=100000  SWEEP_STREAMS="1 2 4 8 16 32"  THROTTLE_RATES="0.01 0.05"
 #   RATE_LIMITS="2 10 50"  LIMIT_N=30000  LIMIT_BURST=5
+#   FUNCTION_BIN=path   another build of the CLI to run as the function in
+#                       the rate-limit table (A/B against an older build)
 #   FUNCTION_ENV="GOMEMLIMIT=96MiB GOGC=400"   extra environment of the function runs
 #   PROFILE=1        run the function under bench/cmd/profile (CPU and heap
 #                    profiles in the work folder)
@@ -229,7 +231,7 @@ throttle() {
 		local envs=() line status=0
 		while IFS= read -r line; do [ -n "$line" ] && envs+=("$line"); done <<<"$EMU_ENV"
 		env -u AWS_CA_BUNDLE -u AWS_PROFILE "${envs[@]}" $FUNCTION_ENV /usr/bin/time -v -o "$BENCH_DIR/time.txt" \
-			"$BIN" run --account "$ACCOUNT" --event "$EVENT" >"$BENCH_DIR/out.json" 2>"$BENCH_DIR/err-limit-$limit.txt" || status=$?
+			"${FUNCTION_BIN:-$BIN}" run --account "$ACCOUNT" --event "$EVENT" >"$BENCH_DIR/out.json" 2>"$BENCH_DIR/err-limit-$limit.txt" || status=$?
 		# The emulator prints its count of calls when interrupted.
 		kill -INT "$EMU_PID" 2>/dev/null || true
 		wait "$EMU_PID" 2>/dev/null || true
