@@ -13,12 +13,19 @@
 # Usage: bench/function.sh [all|table|sweep|throttle|coldstart]   (default: all)
 #   table      N x latency table, ours and naive
 #   sweep      AUDIT_CONCURRENCY 1..32 at 20 ms on SWEEP_N sessions
-#   throttle   20 ms with a share of calls throttled (THROTTLE_RATES)
+#   throttle   20 ms with a share of calls throttled (THROTTLE_RATES; empty
+#              skips it), then LIMIT_N sessions under a token-bucket rate
+#              limit of each of RATE_LIMITS calls/s with burst LIMIT_BURST
+#              (wall against the bound, throttled share, the limiter's rate
+#              over time for the last rate)
 #   coldstart  bootstrap size (arm64, zipped) and init time
 #
 # Settings (environment):
 #   SIZES="10000 100000 1000000"  LATENCIES="0ms 20ms"  NAIVE=1
 #   SWEEP_N=100000  SWEEP_STREAMS="1 2 4 8 16 32"  THROTTLE_RATES="0.01 0.05"
+#   RATE_LIMITS="2 10 50"  LIMIT_N=30000  LIMIT_BURST=5
+#   FUNCTION_BIN=path   another build of the CLI to run as the function in
+#                       the rate-limit table (A/B against an older build)
 #   FUNCTION_ENV="GOMEMLIMIT=96MiB GOGC=400"   extra environment of the function runs
 #   PROFILE=1        run the function under bench/cmd/profile (CPU and heap
 #                    profiles in the work folder)
@@ -39,7 +46,10 @@ LATENCIES=${LATENCIES:-"0ms 20ms"}
 NAIVE=${NAIVE:-1}
 SWEEP_N=${SWEEP_N:-100000}
 SWEEP_STREAMS=${SWEEP_STREAMS:-"1 2 4 8 16 32"}
-THROTTLE_RATES=${THROTTLE_RATES:-"0.01 0.05"}
+THROTTLE_RATES=${THROTTLE_RATES-"0.01 0.05"}
+RATE_LIMITS=${RATE_LIMITS:-"2 10 50"}
+LIMIT_N=${LIMIT_N:-30000}
+LIMIT_BURST=${LIMIT_BURST:-5}
 FUNCTION_ENV=${FUNCTION_ENV:-}
 PROFILE=${PROFILE:-0}
 
@@ -88,10 +98,11 @@ DAY=$(date -u -d yesterday +%Y-%m-%d)
 NEXT=$(date -u +%Y-%m-%d)
 printf '{"start":"%sT00:00:00Z","end":"%sT00:00:00Z"}\n' "$DAY" "$NEXT" >"$EVENT"
 
-# start_emulator N LATENCY [THROTTLE_RATE]: starts the emulator and loads
-# its environment (export lines) into EMU_ENV.
+# start_emulator N LATENCY [THROTTLE_RATE [FLAGS...]]: starts the emulator
+# and loads its environment (export lines) into EMU_ENV.
 start_emulator() {
 	local n=$1 latency=$2 throttle=${3:-0}
+	shift 3 2>/dev/null || shift $#
 	stop_emulator
 	for port in "$SSM_PORT" "$S3_PORT"; do
 		if port_in_use "$port"; then
@@ -101,7 +112,7 @@ start_emulator() {
 	done
 	rm -rf "$BENCH_DIR/emu" "$BENCH_DIR/emu.env"
 	"$BIN" emulate --sessions "$n" --days 1 --from "${DAY}T00:00:00Z" --latency "$latency" \
-		--throttle-rate "$throttle" --out "$BENCH_DIR/emu" \
+		--throttle-rate "$throttle" "$@" --out "$BENCH_DIR/emu" \
 		--ssm-addr "127.0.0.1:$SSM_PORT" --s3-addr "127.0.0.1:$S3_PORT" \
 		>"$BENCH_DIR/emu.env" 2>"$BENCH_DIR/emu.log" &
 	EMU_PID=$!
@@ -197,15 +208,58 @@ sweep() {
 }
 
 throttle() {
+	if [ -n "$THROTTLE_RATES" ]; then
+		echo
+		echo "## Throttling: ${SWEEP_N} sessions, 20 ms per call, a share of calls answered ThrottlingException"
+		echo
+		header
+		for rate in 0 $THROTTLE_RATES; do
+			start_emulator "$SWEEP_N" 20ms "$rate"
+			measure "ours throttle=$rate" "$SWEEP_N" 20ms "$BIN" run --account "$ACCOUNT" --event "$EVENT"
+			stop_emulator
+		done
+	fi
 	echo
-	echo "## Throttling: ${SWEEP_N} sessions, 20 ms per call, a share of calls answered ThrottlingException"
+	echo "## Under the account's rate limit: ${LIMIT_N} sessions, 20 ms per call, token bucket of burst ${LIMIT_BURST}"
+	echo "bound = (answered calls - burst) / rate; ratio = wall / bound; throttled share = throttled / answered;"
+	echo "calls s = the emulator's first call's arrival to its last answer (the listing without process start, upload, manifest)"
 	echo
-	header
-	for rate in 0 $THROTTLE_RATES; do
-		start_emulator "$SWEEP_N" 20ms "$rate"
-		measure "ours throttle=$rate" "$SWEEP_N" 20ms "$BIN" run --account "$ACCOUNT" --event "$EVENT"
-		stop_emulator
+	echo "| rate /s | answered | throttled | throttled share | bound s | wall s | ratio | calls s | calls / bound | rows |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for limit in $RATE_LIMITS; do
+		start_emulator "$LIMIT_N" 20ms 0 --rate-limit "$limit" --burst "$LIMIT_BURST"
+		local envs=() line status=0
+		while IFS= read -r line; do [ -n "$line" ] && envs+=("$line"); done <<<"$EMU_ENV"
+		env -u AWS_CA_BUNDLE -u AWS_PROFILE "${envs[@]}" $FUNCTION_ENV /usr/bin/time -v -o "$BENCH_DIR/time.txt" \
+			"${FUNCTION_BIN:-$BIN}" run --account "$ACCOUNT" --event "$EVENT" >"$BENCH_DIR/out.json" 2>"$BENCH_DIR/err-limit-$limit.txt" || status=$?
+		# The emulator prints its count of calls when interrupted.
+		kill -INT "$EMU_PID" 2>/dev/null || true
+		wait "$EMU_PID" 2>/dev/null || true
+		EMU_PID=
+		if [ "$status" != 0 ]; then
+			echo "| $limit | FAILED (exit $status): $(tail -1 "$BENCH_DIR/err-limit-$limit.txt" | tr '|' '/') |"
+			continue
+		fi
+		local wall answered throttled rows span
+		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$BENCH_DIR/time.txt")
+		answered=$(sed -n 's/.*: \([0-9]*\) DescribeSessions calls answered, \([0-9]*\) throttled.*/\1/p' "$BENCH_DIR/emu.log")
+		throttled=$(sed -n 's/.*: \([0-9]*\) DescribeSessions calls answered, \([0-9]*\) throttled.*/\2/p' "$BENCH_DIR/emu.log")
+		span=$(sed -n 's/.* throttled, \([0-9.]*\) s from the first.*/\1/p' "$BENCH_DIR/emu.log")
+		rows=$(grep -o '"rows": *[0-9]*' "$BENCH_DIR/out.json" | tail -1 | grep -o '[0-9]*$' || echo "?")
+		awk -v r="$limit" -v a="$answered" -v t="$throttled" -v w="$wall" -v b="$LIMIT_BURST" -v rows="$rows" -v span="$span" 'BEGIN {
+			bound = (a - b) / r
+			printf "| %s | %d | %d | %.1f %% | %.2f | %.2f | %.3f | %.2f | %.3f | %s |\n", r, a, t, 100 * t / a, bound, w, w / bound, span, span / bound, rows
+		}'
 	done
+	echo
+	echo "The limiter's rate over time (rate $(echo "$RATE_LIMITS" | awk '{print $NF}') /s run; elapsed since its first call):"
+	echo
+	echo "| elapsed s | rate /s | learned /s | reason |"
+	echo "|---:|---:|---:|---|"
+	local last
+	last=$(echo "$RATE_LIMITS" | awk '{print $NF}')
+	sed -n 's/.*rate limit elapsed_ms=\([0-9]*\) rate=\([^ ]*\) learned=\([^ ]*\) reason="\{0,1\}\([^"]*\)"\{0,1\} source=.*/\1 \2 \3 \4/p' "$BENCH_DIR/err-limit-$last.txt" |
+		awk '{ r = $4; for (i = 5; i <= NF; i++) r = r " " $i; printf "| %.3f | %s | %s | %s |\n", $1 / 1000, $2, $3, r }'
 }
 
 coldstart() {

@@ -11,11 +11,7 @@ import (
 	"net"
 	"net/url"
 	"sync/atomic"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -42,14 +38,6 @@ func SDKLogger(logger *slog.Logger) logging.Logger {
 	})
 }
 
-// MaxAttempts is how often one call is tried. Sustained throttling is
-// expected on large exports, so it is well above the SDK's default of 3;
-// the invocation deadline bounds the whole run anyway.
-const MaxAttempts = 12
-
-// MaxBackoff caps the wait between two attempts.
-const MaxBackoff = 10 * time.Second
-
 // Clients are the SDK clients the function uses.
 type Clients struct {
 	SSM *ssm.Client
@@ -62,51 +50,6 @@ type Clients struct {
 	Throttles *atomic.Int64
 	// Base derives the clients of other targets (NewTargets).
 	Base Base
-}
-
-// Retryer returns the retry policy of every client: adaptive mode, whose
-// client-side rate limiter is shared by all calls of a client, so that all
-// concurrent page streams back off together when SSM throttles. Each
-// throttling answer it sees is counted in throttles.
-func Retryer(throttles *atomic.Int64) func() aws.Retryer {
-	return RetryerWithBackoff(throttles, MaxBackoff)
-}
-
-// RetryerWithBackoff is Retryer with another cap on the wait between
-// attempts; tests use a short one to stay fast.
-func RetryerWithBackoff(throttles *atomic.Int64, maxBackoff time.Duration) func() aws.Retryer {
-	return func() aws.Retryer {
-		return countingRetryer{
-			RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-					so.MaxAttempts = MaxAttempts
-					so.MaxBackoff = maxBackoff
-					so.Backoff = retry.NewExponentialJitterBackoff(maxBackoff)
-					// No retry quota: sustained throttling of a long export
-					// must not exhaust a client-wide budget; MaxAttempts and
-					// the invocation deadline bound the retries instead.
-					so.RateLimiter = ratelimit.None
-				})
-			}),
-			throttles: throttles,
-		}
-	}
-}
-
-// countingRetryer counts throttling errors on their way through the retryer.
-type countingRetryer struct {
-	aws.RetryerV2
-	throttles *atomic.Int64
-}
-
-var throttleCheck = retry.IsErrorThrottles(retry.DefaultThrottles)
-
-// IsErrorRetryable counts throttles and defers to the adaptive retryer.
-func (r countingRetryer) IsErrorRetryable(err error) bool {
-	if throttleCheck.IsErrorThrottle(err) == aws.TrueTernary {
-		r.throttles.Add(1)
-	}
-	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // endpointVars are the environment variables that can point the clients
@@ -160,11 +103,22 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		return Clients{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
 	}
 	return Clients{
-		SSM:       ssm.NewFromConfig(cfg),
-		S3:        s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
-		STS:       sts.NewFromConfig(cfg),
+		// Options run after each client resolved its HTTP client (with the
+		// defaults mode's timeouts): wrap that one.
+		SSM: ssm.NewFromConfig(cfg, wrapSSM),
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+			o.HTTPClient = ReadOnlyBodies(o.HTTPClient)
+		}),
+		STS:       sts.NewFromConfig(cfg, wrapSTS),
 		Region:    cfg.Region,
 		Throttles: throttles,
-		Base:      Base{Config: cfg},
+		Base:      Base{Config: cfg, SSM: []func(*ssm.Options){wrapSSM}, STS: []func(*sts.Options){wrapSTS}},
 	}, nil
 }
+
+// wrapSSM and wrapSTS put the closed-body workaround (ReadOnlyBodies) on
+// the HTTP client each client resolved, for the clients of every target.
+func wrapSSM(o *ssm.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }
+
+func wrapSTS(o *sts.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }

@@ -3,14 +3,22 @@ package awsclients_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
+	"github.com/session-audit/session-audit/internal/reach"
 )
 
 func TestCheckEndpoint(t *testing.T) {
@@ -38,7 +46,7 @@ func TestNewRefusesPlainHTTPToANetworkHost(t *testing.T) {
 func TestRetryerCountsThrottles(t *testing.T) {
 	var n atomic.Int64
 	r := awsclients.Retryer(&n)()
-	if r.MaxAttempts() != awsclients.MaxAttempts {
+	if r.MaxAttempts() != awsclients.MaxThrottledAttempts {
 		t.Errorf("max attempts %d", r.MaxAttempts())
 	}
 	throttle := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
@@ -50,4 +58,58 @@ func TestRetryerCountsThrottles(t *testing.T) {
 		t.Errorf("counted %d throttles, want 1", n.Load())
 	}
 	var _ aws.RetryerV2 = r.(aws.RetryerV2)
+}
+
+// An unreachable endpoint gets UnreachableAttempts quick attempts, then a
+// *reach.Error naming it; throttling and 5xx keep the long retries.
+func TestRetryerGivesUpQuicklyOnAnUnreachableEndpoint(t *testing.T) {
+	r := awsclients.Retryer(new(atomic.Int64))().(aws.RetryerV2)
+	refused := &url.Error{Op: "Post", URL: "https://ssm.eu-west-1.amazonaws.com/", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}
+	var total time.Duration
+	for attempt := 1; attempt < awsclients.UnreachableAttempts; attempt++ {
+		if !r.IsErrorRetryable(refused) {
+			t.Fatal("connection refused is not retried")
+		}
+		d, err := r.RetryDelay(attempt, refused)
+		if err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		total += d
+	}
+	if total > 5*time.Second {
+		t.Errorf("waits add up to %s, want at most 5s", total)
+	}
+	_, err := r.RetryDelay(awsclients.UnreachableAttempts, refused)
+	var re *reach.Error
+	if !errors.As(err, &re) || re.Endpoint != "https://ssm.eu-west-1.amazonaws.com" {
+		t.Fatalf("after %d attempts: %v, want a reach.Error naming the endpoint", awsclients.UnreachableAttempts, err)
+	}
+	for _, e := range []error{
+		&smithy.GenericAPIError{Code: "ThrottlingException"},
+		&smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("internal")},
+	} {
+		if !r.IsErrorRetryable(e) {
+			t.Errorf("%v is not retried", e)
+		}
+		if _, err := r.RetryDelay(awsclients.UnreachableAttempts, e); err != nil {
+			t.Errorf("%v: attempt %d ends the call: %v", e, awsclients.UnreachableAttempts, err)
+		}
+	}
+	// A first throttle is retried at once (the limiter paces it); a call
+	// throttled again backs off, never beyond MaxBackoff.
+	throttle := &smithy.GenericAPIError{Code: "ThrottlingException"}
+	if d, _ := r.RetryDelay(1, throttle); d != 0 {
+		t.Errorf("first throttle waits %s, want 0", d)
+	}
+	for attempt := 2; attempt < awsclients.MaxThrottledAttempts; attempt++ {
+		if d, err := r.RetryDelay(attempt, throttle); err != nil || d < 0 || d > awsclients.MaxBackoff {
+			t.Errorf("attempt %d waits %s (%v)", attempt, d, err)
+		}
+	}
+	// Other retryable errors end after MaxAttempts.
+	internal := &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("internal")}
+	var mae *retry.MaxAttemptsError
+	if _, err := r.RetryDelay(awsclients.MaxAttempts, internal); !errors.As(err, &mae) {
+		t.Errorf("a 500 at attempt %d: %v, want a MaxAttemptsError", awsclients.MaxAttempts, err)
+	}
 }

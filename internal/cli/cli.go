@@ -13,12 +13,14 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -586,6 +588,8 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	from := fs.String("from", "", "start of the synthetic history, RFC 3339 (default: --days before now)")
 	latency := fs.Duration("latency", 0, "latency added to every DescribeSessions call (e.g. 20ms)")
 	throttle := fs.Float64("throttle-rate", 0, "share of DescribeSessions calls answered with ThrottlingException (0 to 1)")
+	rateLimit := fs.Float64("rate-limit", 0, "DescribeSessions calls a second let through, as SSM's account limit does; beyond it ThrottlingException (0: no limit)")
+	burst := fs.Int("burst", 5, "calls let through at once on top of --rate-limit (its token bucket's size)")
 	lf := addLocal(fs, false)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
@@ -603,9 +607,14 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	if *throttle < 0 || *throttle > 1 || *latency < 0 {
 		return usageError{errors.New("--throttle-rate must be 0 to 1 and --latency not negative")}
 	}
+	if *rateLimit < 0 || *burst < 1 {
+		return usageError{errors.New("--rate-limit must not be negative and --burst at least 1")}
+	}
 	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
-		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}))
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr})
+		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}),
+		ssmfake.WithRateLimit(ssmfake.RateLimit{Rate: *rateLimit, Burst: *burst}))
+	var span callSpan
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr, SSMWrap: span.wrap})
 	if err != nil {
 		return err
 	}
@@ -620,7 +629,45 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stderr, "\nA backfill of the last whole day: {\"start\":%q,\"end\":%q}\n",
 		now.Truncate(24*time.Hour).Add(-24*time.Hour).Format(time.RFC3339), now.Truncate(24*time.Hour).Format(time.RFC3339))
 	<-ctx.Done()
+	answered, throttled := 0, 0
+	for _, call := range fake.Calls() {
+		switch call.ErrorCode {
+		case "":
+			answered++
+		case "ThrottlingException":
+			throttled++
+		}
+	}
+	fmt.Fprintf(c.stderr, "SSM emulator: %d DescribeSessions calls answered, %d throttled, %.3f s from the first call's arrival to the last answer\n",
+		answered, throttled, span.seconds())
 	return nil
+}
+
+// callSpan records when the emulator's first call arrived and its last
+// answer left.
+type callSpan struct {
+	mu          sync.Mutex
+	first, last time.Time
+}
+
+func (s *callSpan) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.first.IsZero() {
+			s.first = time.Now()
+		}
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+		s.mu.Lock()
+		s.last = time.Now()
+		s.mu.Unlock()
+	})
+}
+
+func (s *callSpan) seconds() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last.Sub(s.first).Seconds()
 }
 
 func sortedKeys(m map[string]string) []string {

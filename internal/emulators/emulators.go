@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -284,14 +285,17 @@ func (e *Emulators) Clients() awsclients.Clients {
 	creds := credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")
 	throttles := new(atomic.Int64)
 	retryer := awsclients.RetryerWithBackoff(throttles, e.backoff)
+	// The production HTTP client, with its workaround for the SDK's
+	// closed-body race (see awsclients.ReadOnlyBodies).
+	httpClient := awsclients.ReadOnlyBodies(awshttp.NewBuildableClient())
 	base := awsclients.Base{
-		Config: aws.Config{Region: Region, Credentials: creds, Retryer: retryer, HTTPClient: ssmfake.HTTPClient()},
+		Config: aws.Config{Region: Region, Credentials: creds, Retryer: retryer, HTTPClient: httpClient},
 		SSM:    []func(*ssm.Options){func(o *ssm.Options) { o.BaseEndpoint = aws.String(e.SSMURL) }},
 		STS:    []func(*sts.Options){func(o *sts.Options) { o.BaseEndpoint = aws.String(e.STSURL) }},
 	}
 	s3opts := s3.Options{
 		Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
-		HTTPClient:                 ssmfake.HTTPClient(),
+		HTTPClient:                 httpClient,
 		Retryer:                    retryer(),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
@@ -305,7 +309,7 @@ func (e *Emulators) Clients() awsclients.Clients {
 		Base: base,
 		SSM: ssm.New(ssm.Options{
 			Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.SSMURL), Retryer: retryer(),
-			HTTPClient: ssmfake.HTTPClient(),
+			HTTPClient: httpClient,
 		}),
 		S3:        s3.New(s3opts),
 		Region:    Region,

@@ -19,6 +19,7 @@ import (
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
 	"github.com/session-audit/session-audit/internal/outcome"
+	"github.com/session-audit/session-audit/internal/reach"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/window"
@@ -316,13 +317,18 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			unwritten = append(unwritten, s)
 			errs = append(errs, err)
 			// A refused target (no role, region not enabled) refuses every
-			// slot alike: stop at the first.
+			// slot alike, and an endpoint that cannot be reached fails every
+			// later slot alike: stop at the first.
 			_, refused := outcome.Refused(err)
-			if refused || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			var unreachable *reach.Error
+			if refused || errors.As(err, &unreachable) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				if rest := slots[i+1:]; len(rest) > 0 {
 					why := "the invocation ended"
-					if refused {
+					switch {
+					case refused:
 						why = "the target refused the first slot"
+					case unreachable != nil:
+						why = "the endpoint cannot be reached"
 					}
 					unwritten = append(unwritten, rest...)
 					errs = append(errs, notStarted(why, rest))

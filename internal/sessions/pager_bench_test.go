@@ -321,15 +321,12 @@ func (l *Lister) windowUnsorted(ctx context.Context, state types.SessionState, w
 	}
 }
 
-// BenchmarkPagerThrottled checks that throttling slows every stream: the
-// emulator answers a share of the calls with ThrottlingException, and the
-// adaptive retry mode's client-side rate limiter, shared by all streams of
-// the one client, lowers the rate of the whole listing (req/s) instead of
-// only retrying the call that was throttled.
-//
-// The emulator throttles a share of calls whatever their rate, where SSM
-// throttles above a rate: the limiter keeps cutting the rate and recovers
-// slowly, so this runs on a tenth of BENCH_SESSIONS (10,000 by default).
+// BenchmarkPagerThrottled pages while the emulator answers a share of the
+// calls with ThrottlingException, whatever their rate, through the
+// function's retry policy and its client-side limiter (internal/ratelimit),
+// shared by all streams of the one client. SSM throttles above a rate
+// instead: bench/function.sh's throttle mode measures that case. This runs
+// on a tenth of BENCH_SESSIONS (10,000 by default).
 func BenchmarkPagerThrottled(b *testing.B) {
 	n := benchdata.Sessions(b) / 10
 	const latency = 20 * time.Millisecond

@@ -56,6 +56,7 @@ type Server struct {
 	short    *randv2.Rand
 	seq      uint64
 	calls    []callRecord
+	bucket   *tokenBucket // the RateLimit (ratelimit.go); nil: none
 }
 
 // Option configures a Server built by New.
@@ -252,6 +253,9 @@ func (s *Server) decideFaults() faultDecision {
 		d.throttled = true
 	}
 	if f.ThrottleEvery > 0 && s.n%f.ThrottleEvery == 0 {
+		d.throttled = true
+	}
+	if s.bucket != nil && !d.throttled && !s.bucket.take() {
 		d.throttled = true
 	}
 	if f.FailEvery > 0 && s.n%f.FailEvery == 0 {
