@@ -27,8 +27,11 @@ type Completeness struct {
 	SlotsWithManifests int `json:"slotsWithManifests"`
 	// SlotsMissing lists the first slots without a manifest.
 	SlotsMissing []string `json:"slotsMissing"`
+	// SlotsKept is the slots whose latest re-export found fewer sessions
+	// than the archive holds, so the older objects were kept.
+	SlotsKept int `json:"slotsKept"`
 	// SessionsPending is the sessions the manifests count as still active
-	// when their slot was exported (not yet in the archive).
+	// at their slot's latest export (not yet in the archive).
 	SessionsPending int `json:"sessionsPending"`
 	// RowsInManifests is the rows the manifests record: it equals the
 	// sessions Athena counts when the archive is whole.
@@ -106,7 +109,10 @@ func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) C
 		}
 		have[k] = true
 		c.SlotsWithManifests++
-		c.SessionsPending += m.ActivePending
+		if m.Kept != nil {
+			c.SlotsKept++
+		}
+		c.SessionsPending += m.PendingNow()
 		c.RowsInManifests += m.Rows
 	}
 	for t := range targets {
