@@ -12,12 +12,12 @@ import (
 	_ "time/tzdata" // AUDIT_TIME_ZONE on a runtime without a zoneinfo database
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/awsclients"
 )
 
 func main() {
@@ -27,7 +27,7 @@ func main() {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	awsCfg, err := awsclients.LoadConfig(context.Background(), os.Getenv, []string{"S3", "ATHENA", "SNS"})
 	if err != nil {
 		logger.Error("aws configuration", "error", err.Error())
 		os.Exit(1)
@@ -35,7 +35,7 @@ func main() {
 	r := &auditreport.Reporter{
 		Config: cfg,
 		Athena: athena.NewFromConfig(awsCfg),
-		S3:     s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
+		S3:     s3.NewFromConfig(awsCfg, awsclients.S3BodyWorkaround, func(o *s3.Options) { o.UsePathStyle = cfg.PathStyle }),
 		Now:    time.Now,
 		Logger: logger,
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -52,9 +53,47 @@ type Clients struct {
 	Base Base
 }
 
-// endpointVars are the environment variables that can point the clients
-// somewhere other than AWS.
-var endpointVars = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"}
+// CheckEndpoints applies CheckEndpoint to AWS_ENDPOINT_URL and to the
+// endpoint variable of each service named (as in AWS_ENDPOINT_URL_<ID>,
+// e.g. "SSM", "S3", "STS", "ATHENA"), read through getenv: every variable
+// that can point a function's clients somewhere other than AWS.
+func CheckEndpoints(getenv func(string) string, services ...string) error {
+	names := []string{"AWS_ENDPOINT_URL"}
+	for _, s := range services {
+		names = append(names, "AWS_ENDPOINT_URL_"+s)
+	}
+	for _, name := range names {
+		if v := getenv(name); v != "" {
+			if err := CheckEndpoint(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// LoadConfig is how every function loads its AWS configuration: the
+// endpoint variables of the services it calls checked (CheckEndpoints), the
+// SDK's default chain loaded with the SDK's log lines as JSON through
+// slog.Default() unless optFns set another logger, and a region required.
+func LoadConfig(ctx context.Context, getenv func(string) string, services []string, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	if err := CheckEndpoints(getenv, services...); err != nil {
+		return aws.Config{}, err
+	}
+	opts := append([]func(*config.LoadOptions) error{config.WithLogger(SDKLogger(nil))}, optFns...)
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
+	}
+	return cfg, nil
+}
+
+// S3BodyWorkaround puts the closed-body workaround (ReadOnlyBodies) on the
+// HTTP client an S3 client resolved; S3 uploads are where the race bites.
+func S3BodyWorkaround(o *s3.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }
 
 // CheckEndpoint refuses an endpoint that would send requests, signed with
 // real credentials, in clear text over a network: plain HTTP is accepted
@@ -86,30 +125,17 @@ func CheckEndpoint(name, raw string) error {
 // CheckEndpoint. The SDK's log lines go to slog.Default() unless optFns set
 // another logger (config.WithLogger(SDKLogger(l))).
 func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns ...func(*config.LoadOptions) error) (Clients, error) {
-	for _, name := range endpointVars {
-		if v := getenv(name); v != "" {
-			if err := CheckEndpoint(name, v); err != nil {
-				return Clients{}, err
-			}
-		}
-	}
 	throttles := new(atomic.Int64)
-	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles)), config.WithLogger(SDKLogger(nil))}, optFns...)
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles))}, optFns...)
+	cfg, err := LoadConfig(ctx, getenv, []string{"SSM", "S3", "STS"}, opts...)
 	if err != nil {
-		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return Clients{}, fmt.Errorf("AWS_REGION is not set and no profile names a region")
+		return Clients{}, err
 	}
 	return Clients{
 		// Options run after each client resolved its HTTP client (with the
 		// defaults mode's timeouts): wrap that one.
-		SSM: ssm.NewFromConfig(cfg, wrapSSM),
-		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = pathStyle
-			o.HTTPClient = ReadOnlyBodies(o.HTTPClient)
-		}),
+		SSM:       ssm.NewFromConfig(cfg, wrapSSM),
+		S3:        s3.NewFromConfig(cfg, S3BodyWorkaround, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		STS:       sts.NewFromConfig(cfg, wrapSTS),
 		Region:    cfg.Region,
 		Throttles: throttles,

@@ -113,3 +113,23 @@ func TestRetryerGivesUpQuicklyOnAnUnreachableEndpoint(t *testing.T) {
 		t.Errorf("a 500 at attempt %d: %v, want a MaxAttemptsError", awsclients.MaxAttempts, err)
 	}
 }
+
+// TestCheckEndpointsNamesTheVariable: the general variable and each named
+// service's are checked, and only those.
+func TestCheckEndpointsNamesTheVariable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env      map[string]string
+		services []string
+		want     string
+	}{
+		"general":         {map[string]string{"AWS_ENDPOINT_URL": "http://aws.example.com"}, nil, "AWS_ENDPOINT_URL"},
+		"athena":          {map[string]string{"AWS_ENDPOINT_URL_ATHENA": "http://athena.example.com"}, []string{"S3", "ATHENA"}, "AWS_ENDPOINT_URL_ATHENA"},
+		"loopback":        {map[string]string{"AWS_ENDPOINT_URL_ATHENA": "http://127.0.0.1:4599"}, []string{"ATHENA"}, ""},
+		"another service": {map[string]string{"AWS_ENDPOINT_URL_SSM": "http://ssm.example.com"}, []string{"S3"}, ""},
+	} {
+		err := awsclients.CheckEndpoints(func(k string) string { return tc.env[k] }, tc.services...)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v; want one naming %q", name, err, tc.want)
+		}
+	}
+}

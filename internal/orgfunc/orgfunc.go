@@ -126,9 +126,6 @@ func strict(payload []byte, v any) error {
 	return nil
 }
 
-// endpointVars are the endpoint variables the org function honours.
-var endpointVars = []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ORGANIZATIONS"}
-
 // New reads the configuration through getenv, builds the clients and the
 // handler. EMF metrics go to metricsOut; now is the clock. Organizations is
 // reached through AUDIT_ORG_ROLE_ARN, assumed with the function's own
@@ -138,21 +135,11 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	for _, name := range endpointVars {
-		if v := getenv(name); v != "" {
-			if err := awsclients.CheckEndpoint(name, v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	awsCfg, err := awsclients.LoadConfig(ctx, getenv, []string{"S3", "STS", "ORGANIZATIONS"}, optFns...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	if awsCfg.Region == "" {
-		return nil, errors.New("AWS_REGION is not set and no profile names a region")
-	}
-	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.Export.PathStyle })
+	s3c := s3.NewFromConfig(awsCfg, awsclients.S3BodyWorkaround, func(o *s3.Options) { o.UsePathStyle = cfg.Export.PathStyle })
 	var org orgplan.OrgAPI
 	if cfg.OrgRoleARN != "" {
 		org = OrganizationsClient(awsCfg, sts.NewFromConfig(awsCfg), cfg.OrgRoleARN)

@@ -138,10 +138,11 @@ func TestNewNamesTheBadVariable(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no regions":     {map[string]string{"AUDIT_REGIONS": ""}, "AUDIT_REGIONS"},
-		"no accounts":    {map[string]string{"AUDIT_ACCOUNTS": ""}, "AUDIT_ORG_ROLE_ARN"},
-		"clear endpoint": {map[string]string{"AWS_ENDPOINT_URL_ORGANIZATIONS": "http://organizations.example.com"}, "AWS_ENDPOINT_URL_ORGANIZATIONS"},
-		"bad bucket":     {map[string]string{"AUDIT_BUCKET": "Bad_Bucket"}, "AUDIT_BUCKET"},
+		"no regions":             {map[string]string{"AUDIT_REGIONS": ""}, "AUDIT_REGIONS"},
+		"no accounts":            {map[string]string{"AUDIT_ACCOUNTS": ""}, "AUDIT_ORG_ROLE_ARN"},
+		"clear endpoint":         {map[string]string{"AWS_ENDPOINT_URL_ORGANIZATIONS": "http://organizations.example.com"}, "AWS_ENDPOINT_URL_ORGANIZATIONS"},
+		"clear general endpoint": {map[string]string{"AWS_ENDPOINT_URL": "http://aws.example.com"}, "AWS_ENDPOINT_URL"},
+		"bad bucket":             {map[string]string{"AUDIT_BUCKET": "Bad_Bucket"}, "AUDIT_BUCKET"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := map[string]string{}
