@@ -83,8 +83,11 @@ func TestOrgFunctionThroughRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	var items []orgplan.Item
-	json.NewDecoder(obj.Body).Decode(&items)
+	err = json.NewDecoder(obj.Body).Decode(&items)
 	obj.Body.Close()
+	if err != nil {
+		t.Fatalf("items file: %v", err)
+	}
 	if len(items) != 4 {
 		t.Fatalf("items %v", items)
 	}

@@ -78,8 +78,12 @@ func TestRunWritesTheResultWriterLayout(t *testing.T) {
 		t.Fatalf("manifest %v", m)
 	}
 	var ok, failed []map[string]any
-	json.Unmarshal(get(files["SUCCEEDED"].([]any)[0].(map[string]any)["Key"].(string)), &ok)
-	json.Unmarshal(get(files["FAILED"].([]any)[0].(map[string]any)["Key"].(string)), &failed)
+	if err := json.Unmarshal(get(files["SUCCEEDED"].([]any)[0].(map[string]any)["Key"].(string)), &ok); err != nil {
+		t.Fatalf("SUCCEEDED file: %v", err)
+	}
+	if err := json.Unmarshal(get(files["FAILED"].([]any)[0].(map[string]any)["Key"].(string)), &failed); err != nil {
+		t.Fatalf("FAILED file: %v", err)
+	}
 	if len(ok) != 2 || len(failed) != 1 {
 		t.Fatalf("%d succeeded, %d failed", len(ok), len(failed))
 	}

@@ -331,7 +331,11 @@ func TestStateMachineRunsLocally(t *testing.T) {
 			var head struct {
 				Phase string `json:"phase"`
 			}
-			json.Unmarshal(in.Payload, &head)
+			if err := json.Unmarshal(in.Payload, &head); err != nil {
+				t.Errorf("org function payload: %v", err)
+				answer(nil, err)
+				return
+			}
 			if head.Phase == "coverage" {
 				mu.Lock()
 				done := slices.Clone(children)
@@ -349,11 +353,18 @@ func TestStateMachineRunsLocally(t *testing.T) {
 			p := out.(orgplan.Output)
 			obj, err := emu.Clients().S3.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key)})
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("items file: %v", err)
+				answer(nil, err)
+				return
 			}
 			var items []any
-			json.NewDecoder(obj.Body).Decode(&items)
+			err = json.NewDecoder(obj.Body).Decode(&items)
 			obj.Body.Close()
+			if err != nil {
+				t.Errorf("items file: %v", err)
+				answer(nil, err)
+				return
+			}
 			answer(map[string]any{"bucket": p.Bucket, "key": p.Key, "count": p.Count, "runId": p.RunID, "runTime": p.RunTime, "items": items}, nil)
 		case "{{SessionAuditFunction.Arn}}":
 			// Lambda throttles the first invocation: the Retry absorbs it.
