@@ -23,15 +23,16 @@ import (
 
 	"github.com/session-audit/session-audit/internal/metrics"
 	"github.com/session-audit/session-audit/internal/orgplan"
+	"github.com/session-audit/session-audit/internal/outcome"
 )
 
 // Target statuses in coverage records. The first three are the exporter's
 // own (its response's "status"); failed is an invocation that ended in an
 // error after the Map's retries, or never ran.
 const (
-	StatusExported       = "exported"
-	StatusDenied         = "denied"
-	StatusRegionDisabled = "region-disabled"
+	StatusExported       = string(outcome.Exported)
+	StatusDenied         = string(outcome.Denied)
+	StatusRegionDisabled = string(outcome.RegionDisabled)
 	StatusFailed         = "failed"
 )
 
@@ -93,6 +94,7 @@ type exporterResponse struct {
 	Account string            `json:"account"`
 	Region  string            `json:"region"`
 	Status  string            `json:"status"`
+	Error   string            `json:"error"` // the AWS message of a refusal
 	Slots   []json.RawMessage `json:"slots"`
 	Rows    int64             `json:"rows"`
 }
@@ -265,6 +267,9 @@ func apply(recs map[string]*Record, seen map[string]int, e Execution, kind strin
 	case StatusDenied, StatusRegionDisabled:
 		if rank(status) > rank(rec.Status) {
 			rec.Status = status
+		}
+		if rec.Error == "" {
+			rec.Error = resp.Error
 		}
 	default:
 		fail(rec, fmt.Sprintf("exporter status %q is unknown", status))

@@ -150,6 +150,25 @@ func TestOrganizationRun(t *testing.T) {
 			want = append(want, rec)
 		}
 	}
+	// A refused target's record carries the AWS message of its refusal: the
+	// error code, and for a denied account its role's ARN.
+	for i := range want {
+		if i >= len(res.Records) || want[i].Status == "exported" {
+			continue
+		}
+		got := res.Records[i].Error
+		code := "UnrecognizedClientException: "
+		if want[i].Status == "denied" {
+			code = "AccessDenied: "
+			if !strings.Contains(got, "arn:aws:iam::"+want[i].AccountID+":role/") {
+				t.Errorf("denied %s/%s: error %q does not name the account's role", want[i].AccountID, want[i].Region, got)
+			}
+		}
+		if !strings.HasPrefix(got, code) {
+			t.Errorf("%s %s/%s: error %q; want the AWS message after %q", want[i].Status, want[i].AccountID, want[i].Region, got, code)
+		}
+		want[i].Error = got
+	}
 	if !slices.Equal(res.Records, want) {
 		t.Errorf("coverage records\n got %+v\nwant %+v", res.Records, want)
 	}
