@@ -60,15 +60,7 @@ func roleStatements(t *testing.T, s *stack) map[string]statement {
 	if len(policies) != 1 {
 		t.Fatalf("the function role has %d inline policies, want 1", len(policies))
 	}
-	out := map[string]statement{}
-	for _, raw := range asList(asMap(asMap(policies[0])["PolicyDocument"])["Statement"]) {
-		st := normalise(raw)
-		if _, dup := out[st.Sid]; dup || st.Sid == "" {
-			t.Errorf("statement Sid %q is empty or repeated", st.Sid)
-		}
-		out[st.Sid] = st
-	}
-	return out
+	return policyStatements(t, s, "SessionAuditRole")
 }
 
 // TestFunctionRoleIsLeastPrivilege checks the role statement by statement,

@@ -21,15 +21,7 @@ func reportStatements(t *testing.T, s *stack) map[string]statement {
 	if _, ok := role["ManagedPolicyArns"]; ok {
 		t.Error("the report role has managed policies")
 	}
-	out := map[string]statement{}
-	for _, raw := range asList(asMap(asMap(policies[0])["PolicyDocument"])["Statement"]) {
-		st := normalise(raw)
-		if _, dup := out[st.Sid]; dup || st.Sid == "" {
-			t.Errorf("statement Sid %q is empty or repeated", st.Sid)
-		}
-		out[st.Sid] = st
-	}
-	return out
+	return policyStatements(t, s, "SessionAuditReportRole")
 }
 
 // TestReportRoleIsLeastPrivilege checks the report role statement by
