@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,12 +169,20 @@ func assumeRole(t *testing.T, endpoint string, stmts ...statement) aws.Credentia
 		Region: miniotest.Region, BaseEndpoint: aws.String(endpoint), HTTPClient: ssmfake.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider(miniotest.RootUser, miniotest.RootPassword, ""),
 	})
-	out, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{
+	in := &sts.AssumeRoleInput{
 		RoleArn:         aws.String("arn:aws:iam::123456789012:role/SessionAuditRole"), // MinIO ignores it
 		RoleSessionName: aws.String("session-audit"),
 		Policy:          aws.String(string(policy)),
 		DurationSeconds: aws.Int32(900),
-	})
+	}
+	out, err := c.AssumeRole(context.Background(), in)
+	// MinIO's IAM comes up after its storage (which miniotest waits for)
+	// and answers "Server not initialized" until then: ask again, for at
+	// most 30 s.
+	for i := 0; i < 300 && err != nil && strings.Contains(err.Error(), "Server not initialized"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = c.AssumeRole(context.Background(), in)
+	}
 	if err != nil {
 		t.Fatalf("AssumeRole with policy %s: %v", policy, err)
 	}
