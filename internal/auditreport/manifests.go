@@ -2,9 +2,7 @@ package auditreport
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -54,9 +52,10 @@ type ManifestAPI interface {
 	store.GetAPI
 }
 
-// readManifests reads every manifest of the period's dt folders.
+// readManifests reads every manifest of the period's dt folders: listed
+// day by day, read store.ReadConcurrency at a time (store.GetManifests).
 func readManifests(ctx context.Context, api ManifestAPI, bucket, prefix string, from, to time.Time) ([]store.Manifest, error) {
-	var out []store.Manifest
+	var keys []string
 	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.AddDate(0, 0, 1) {
 		in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/manifests/dt=" + day.Format(time.DateOnly) + "/")}
 		for {
@@ -65,31 +64,24 @@ func readManifests(ctx context.Context, api ManifestAPI, bucket, prefix string, 
 				return nil, fmt.Errorf("list manifests of %s: %w", day.Format(time.DateOnly), err)
 			}
 			for _, o := range page.Contents {
-				key := aws.ToString(o.Key)
-				if !strings.HasSuffix(key, ".json") {
-					continue
-				}
-				obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-				if err != nil {
-					return nil, fmt.Errorf("read manifest %s: %w", key, err)
-				}
-				body, err := io.ReadAll(obj.Body)
-				obj.Body.Close()
-				if err != nil {
-					return nil, fmt.Errorf("read manifest %s: %w", key, err)
-				}
-				var m store.Manifest
-				if err := json.Unmarshal(body, &m); err != nil {
-					return nil, fmt.Errorf("manifest %s: %w", key, err)
-				}
-				if !m.SlotStart.Before(from) && !m.SlotEnd.After(to) {
-					out = append(out, m)
+				if key := aws.ToString(o.Key); strings.HasSuffix(key, ".json") {
+					keys = append(keys, key)
 				}
 			}
 			if !aws.ToBool(page.IsTruncated) {
 				break
 			}
 			in.ContinuationToken = page.NextContinuationToken
+		}
+	}
+	ms, errs := store.GetManifests(ctx, api, bucket, keys)
+	var out []store.Manifest
+	for i, m := range ms {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if m != nil && !m.SlotStart.Before(from) && !m.SlotEnd.After(to) {
+			out = append(out, *m)
 		}
 	}
 	return out, nil
