@@ -3,9 +3,9 @@ package auditreport
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
+	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/store"
 )
@@ -80,13 +80,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.ArchiveStart = t
 	}
-	switch v := strings.ToLower(getenv("AUDIT_S3_PATH_STYLE")); v {
-	case "", "false":
-	case "true":
-		c.PathStyle = true
-	default:
-		return Config{}, fmt.Errorf("AUDIT_S3_PATH_STYLE=%q: want true or false", v)
+	pathStyle, err := config.PathStyle(getenv)
+	if err != nil {
+		return Config{}, err
 	}
+	c.PathStyle = pathStyle
 	p, err := findings.FromEnv(getenv)
 	if err != nil {
 		return Config{}, err

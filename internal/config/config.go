@@ -97,17 +97,27 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.Concurrency = n
 	}
-	if v := strings.TrimSpace(getenv("AUDIT_S3_PATH_STYLE")); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("AUDIT_S3_PATH_STYLE %q is not true or false", v)
-		}
-		c.PathStyle = b
+	if c.PathStyle, err = PathStyle(getenv); err != nil {
+		return Config{}, err
 	}
 	if err := c.loadMember(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// PathStyle reads AUDIT_S3_PATH_STYLE (empty is false), for every function
+// that reaches the bucket.
+func PathStyle(getenv func(string) string) (bool, error) {
+	v := strings.TrimSpace(getenv("AUDIT_S3_PATH_STYLE"))
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("AUDIT_S3_PATH_STYLE %q is not true or false", v)
+	}
+	return b, nil
 }
 
 func duration(getenv func(string) string, name, def string) (time.Duration, error) {
