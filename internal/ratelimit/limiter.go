@@ -26,7 +26,11 @@
 // last tenth of a second, or their success rate if higher (rates, not
 // counts from zero, so a throttle in a run's first moments does not
 // collapse it), halves that while throttles of calls sent at it outnumber
-// successes, raises it by half while no throttle comes (by less once a
+// successes (the call after a halving waits a whole interval of the new
+// rate, the service's bucket being empty; and until a call gets through,
+// or calls go further apart than one takes, no call joins the one under
+// way, so that calls queued behind a throttle are not all throttled at a
+// rate already known to be too high), raises it by half while no throttle comes (by less once a
 // raise met a throttle), and keeps it while throttles come now and then,
 // until enough successes between throttles give a measurement. Once it has
 // learned a rate it
@@ -76,6 +80,11 @@ const (
 	// firstSpan is how far back the first throttle looks for the success
 	// rate it starts from.
 	firstSpan = 100 * time.Millisecond
+	// blindWait is how long, from the first throttle until a call gets
+	// through, the next call waits for the answer of the one under way;
+	// blindPoll how often it asks again.
+	blindWait = time.Second
+	blindPoll = 5 * time.Millisecond
 	// maxHold bounds the wait between probes, which doubles after each
 	// probe.
 	maxHold = 5 * time.Minute
@@ -129,6 +138,10 @@ type Limiter struct {
 	hi                             float64 // a rate found too high before any measurement
 	probeFrom                      float64 // learned before the probe under way; 0: none
 	hold                           time.Duration
+	// From the first throttle until a call sent after it succeeds, one
+	// call at a time: blindFrom is the send of the first throttled call,
+	// outstanding the send of the call let go and not yet answered.
+	blindFrom, outstanding time.Time
 }
 
 // New returns a Limiter that does not limit until the first throttle.
@@ -173,6 +186,16 @@ func (l *Limiter) Take() (now time.Time, wait time.Duration) {
 	}
 	if l.next.After(now) {
 		return now, l.next.Sub(now)
+	}
+	if !l.blindFrom.IsZero() {
+		// The service's rate is unknown and nothing got through since the
+		// first throttle: no call joins the one under way, whose answer
+		// (unless it is lost: blindWait) says whether the rate is still
+		// too high.
+		if !l.outstanding.IsZero() && now.Sub(l.outstanding) < blindWait {
+			return now, blindPoll
+		}
+		l.outstanding = now
 	}
 	// A call let go late (the waiter woke up late) does not delay the
 	// next one: the schedule keeps its pace, but an idle Limiter does not
@@ -221,6 +244,12 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	l.throttledSent = trimAny(l.throttledSent, now.Add(-keep))
 	l.succeededSent = trimAny(l.succeededSent, now.Add(-keep))
 	fresh := !sent.Before(l.lastChange) // sent at the current rate
+	if !l.outstanding.IsZero() && !sent.Before(l.outstanding) {
+		l.outstanding = time.Time{}
+	}
+	if !throttled && !l.blindFrom.IsZero() && sent.After(l.blindFrom) {
+		l.blindFrom, l.outstanding = time.Time{}, time.Time{}
+	}
 	if !throttled {
 		l.successes = append(l.successes, now)
 		l.succeededSent = append(l.succeededSent, sent)
@@ -246,6 +275,7 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	}
 	if r, ok := l.measure(); ok {
 		l.learned, l.learnedAt, l.measured = r, now, r
+		l.blindFrom, l.outstanding = time.Time{}, time.Time{}
 		l.set(now, max(MinRate, Margin*r), "learned")
 		return
 	}
@@ -254,10 +284,11 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 		// Half the rate of the calls of the last firstSpan (it was too
 		// high), but no less than their success rate.
 		from := now.Add(-firstSpan)
-		sent := len(l.sends) - sort.Search(len(l.sends), func(i int) bool { return l.sends[i].After(from) })
+		calls := len(l.sends) - sort.Search(len(l.sends), func(i int) bool { return l.sends[i].After(from) })
 		ok := len(l.successes) - sort.Search(len(l.successes), func(i int) bool { return l.successes[i].After(from) })
 		l.sends = nil
-		l.set(now, max(MinRate, float64(max(sent/2, ok))/firstSpan.Seconds()), "first throttle")
+		l.blindFrom = sent
+		l.set(now, max(MinRate, float64(max(calls/2, ok))/firstSpan.Seconds()), "first throttle")
 	case l.learned > 0:
 		// Nudges go no lower than MaxNudge below the last measurement: a
 		// real drop of the service's rate is measured again.
@@ -268,6 +299,15 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 	case l.freshThrottles > l.freshSuccesses:
 		l.hi = l.rate
 		l.set(now, max(MinRate, l.rate/2), "halved")
+		// The service's bucket is empty: the next call (the retry of this
+		// one, likely) waits a whole interval of the new rate.
+		interval := time.Duration(float64(time.Second) / l.rate)
+		l.next = now.Add(interval)
+		if interval > now.Sub(sent) {
+			// Calls now go further apart than a call takes: they no
+			// longer pile up behind the one under way.
+			l.blindFrom, l.outstanding = time.Time{}, time.Time{}
+		}
 	case l.reason == "raised":
 		// Keep the rate, found above the service's by this raise (so
 		// later raises close in on it): the throttles to come measure it.

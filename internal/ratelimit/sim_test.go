@@ -70,6 +70,7 @@ type run struct {
 	answered  int
 	throttled int
 	changes   []ratelimit.Change
+	throttles []time.Duration // sends of the throttled calls
 	start     time.Time
 }
 
@@ -128,6 +129,7 @@ func simulate(svc *service, calls, sequential, streams int, latency time.Duratio
 		l.Answer(start.Add(e.sent), !e.ok)
 		if !e.ok {
 			r.throttled++
+			r.throttles = append(r.throttles, e.sent)
 			send(e.stream) // the retry of the same call
 			continue
 		}
@@ -160,6 +162,7 @@ func TestSimulatedDayMeetsTheTargets(t *testing.T) {
 			ratio := res.wall.Seconds() / bound.Seconds()
 			share := float64(res.throttled) / float64(res.answered)
 			t.Logf("bound %.2fs wall %.2fs ratio %.3f throttled %d (%.1f%%)", bound.Seconds(), res.wall.Seconds(), ratio, res.throttled, 100*share)
+			t.Logf("  throttled calls sent at %v", res.throttles)
 			for _, c := range res.changes {
 				t.Logf("  %6.3fs rate %7.2f learned %6.2f %s", c.At.Sub(res.start).Seconds(), c.Rate, c.Learned, c.Reason)
 			}
