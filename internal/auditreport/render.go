@@ -184,7 +184,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } th { backg
 .meta td:first-child { color: #555; } .none { color: #777; font-style: italic; } .count { font-size: 1.1em; font-weight: 600; }
 figure { margin: 1em 0 2em; page-break-inside: avoid; } figcaption { font-weight: 600; margin-bottom: .4em; }
 details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
-@media print { body { margin: 0; max-width: none; } details { display: block; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
+@media print { body { margin: 0; max-width: none; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
 </style>
 </head>
 <body>
