@@ -26,8 +26,11 @@
 // last tenth of a second, or their success rate if higher (rates, not
 // counts from zero, so a throttle in a run's first moments does not
 // collapse it), halves that while throttles of calls sent at it outnumber
-// successes (the call after a halving waits a whole interval of the new
-// rate, the service's bucket being empty; and until a call gets through,
+// successes (the first cut by a quarter only, the calls sent before the
+// first throttle having taken what the service's bucket gained, and a
+// throttle right after it to a quarter of the first rate; the call after
+// a halving waits a whole interval of the new rate, the service's bucket
+// being empty; and until a call gets through,
 // or calls go further apart than one takes, no call joins the one under
 // way, so that calls queued behind a throttle are not all throttled at a
 // rate already known to be too high), raises it by half while no throttle comes (by less once a
@@ -136,6 +139,7 @@ type Limiter struct {
 	// answers of calls sent since the last change
 	freshThrottles, freshSuccesses int
 	hi                             float64 // a rate found too high before any measurement
+	gentle                         float64 // the rate before a first cut by a quarter; 0: none
 	probeFrom                      float64 // learned before the probe under way; 0: none
 	hold                           time.Duration
 	// From the first throttle until a call sent after it succeeds, one
@@ -297,8 +301,20 @@ func (l *Limiter) Answer(sent time.Time, throttled bool) {
 			l.set(now, max(MinRate, Margin*l.learned), "nudged")
 		}
 	case l.freshThrottles > l.freshSuccesses:
+		// Right after the first throttle the service's bucket was also
+		// emptied by the calls sent before it, so the first cut is by a
+		// quarter; a throttle right after it cuts to where two halvings
+		// would have gone.
+		next, gentle := l.rate/2, 0.0
+		switch {
+		case l.reason == "first throttle":
+			next, gentle = 0.75*l.rate, l.rate
+		case l.gentle > 0 && l.reason == "halved":
+			next = l.gentle / 4
+		}
+		l.gentle = gentle
 		l.hi = l.rate
-		l.set(now, max(MinRate, l.rate/2), "halved")
+		l.set(now, max(MinRate, next), "halved")
 		// The service's bucket is empty: the next call (the retry of this
 		// one, likely) waits a whole interval of the new rate.
 		interval := time.Duration(float64(time.Second) / l.rate)
