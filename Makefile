@@ -94,6 +94,12 @@ bench-function:
 minio:
 	bash .ci/minio.sh
 
+## kms: local-kms, the KMS emulator the signing tests run (internal/kmstest),
+## built once per machine into $HOME/.cache/session-audit/local-kms/<version>/
+.PHONY: kms
+kms:
+	bash .ci/kms.sh
+
 ## run: the main job on the built-in emulators, then a report of what it
 ## wrote; each run replaces the previous run's export in out/ (--clean)
 run:
