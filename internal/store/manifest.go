@@ -155,6 +155,8 @@ func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifes
 	in := &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, ContentType: aws.String("application/json"),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		// Object Lock refuses a write without a checksum.
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	}
 	if prev == "" {
 		in.IfNoneMatch = aws.String("*")
