@@ -12,7 +12,6 @@ package kmstest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/session-audit/session-audit/internal/cachedbin"
 )
 
 // Version is the local-kms module version that .ci/kms.sh builds with
@@ -51,32 +52,17 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
-// BinaryPath is where `make kms` installs the binary:
-// $HOME/.cache/session-audit/local-kms/<Version>/local-kms.
-func BinaryPath() (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("local-kms binary: %w", err)
-	}
-	return filepath.Join(home, ".cache", "session-audit", "local-kms", Version, "local-kms"), nil
-}
+// binary is the server as `make kms` builds it.
+var binary = cachedbin.Binary{Name: "local-kms", Version: Version, File: "local-kms", Env: BinaryEnv, Make: "make kms"}
 
-// Binary returns the binary to run: $SESSION_AUDIT_KMS_BIN if set, else
-// BinaryPath(). It is an error if that file is not there.
-func Binary() (string, error) {
-	path := os.Getenv(BinaryEnv)
-	if path == "" {
-		p, err := BinaryPath()
-		if err != nil {
-			return "", err
-		}
-		path = p
-	}
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("local-kms binary %s: %w", path, err)
-	}
-	return path, nil
-}
+// BinaryPath is where `make kms` installs the binary:
+// $HOME/.cache/session-audit/local-kms/<Version>/local-kms, so that a version bump
+// builds a new one.
+func BinaryPath() (string, error) { return binary.Path() }
+
+// Binary returns the binary to run: $SESSION_AUDIT_KMS_BIN if set, else BinaryPath().
+// It is an error if that file is not there.
+func Binary() (string, error) { return binary.Find() }
 
 // Server is a running local-kms.
 type Server struct {
@@ -96,13 +82,7 @@ type Server struct {
 // naming `make kms`, or fails it when CI=true.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v: CI must run the KMS tests; build it with `make kms` (.ci/run does)", err)
-		}
-		t.Skipf("%v: run `make kms` to build it (once per machine), or set %s", err, BinaryEnv)
-	}
+	bin := binary.Require(t, "KMS")
 	s, err := start(bin, t.TempDir())
 	if err != nil {
 		t.Fatalf("start local-kms: %v", err)
@@ -196,24 +176,7 @@ func (s *Server) SigningKey(t testing.TB) string {
 // Stop ends the server: SIGTERM to its PID, then SIGKILL if it has not
 // exited in time. Stopping a stopped server does nothing.
 func (s *Server) Stop() error {
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal pid %d: %w", s.PID, err)
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill pid %d: %w", s.PID, err)
-	}
-	<-s.done
-	return fmt.Errorf("pid %d ignored SIGTERM for %s and was killed", s.PID, stopTimeout)
+	return cachedbin.Stop(s.cmd, s.done, stopTimeout)
 }
 
 // Logs is what the server has printed so far.
