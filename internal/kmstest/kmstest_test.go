@@ -8,12 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -23,27 +17,6 @@ import (
 
 	"github.com/session-audit/session-audit/internal/kmstest"
 )
-
-// TestBuildScriptBuildsThisVersion: .ci/kms.sh (make kms) builds the
-// version this package looks for, into a folder named by it.
-func TestBuildScriptBuildsThisVersion(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	script, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", ".ci", "kms.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^KMS_VERSION=(\S+)$`).FindSubmatch(script)
-	if m == nil || string(m[1]) != kmstest.Version {
-		t.Fatalf(".ci/kms.sh builds KMS_VERSION=%q; kmstest.Version is %q", m, kmstest.Version)
-	}
-	path, err := kmstest.BinaryPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if filepath.Base(filepath.Dir(path)) != kmstest.Version {
-		t.Errorf("binary path %s is not keyed by the version", path)
-	}
-}
 
 // TestAsymmetricSigning: through the real SDK client, local-kms creates
 // ECC_NIST_P256 and RSA_2048 SIGN_VERIFY keys, signs a SHA-256 digest, and
@@ -116,33 +89,5 @@ func TestAsymmetricSigning(t *testing.T) {
 	}
 	if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("pid %d still exists after Stop: %v", s.PID, err)
-	}
-}
-
-// TestMissingBinary: without a binary, Start skips the test locally,
-// naming the make target, and fails it in CI. It runs this test binary
-// again as the test that calls Start.
-func TestMissingBinary(t *testing.T) {
-	if os.Getenv("KMSTEST_MISSING_HELPER") == "1" {
-		kmstest.Start(t)
-		t.Fatal("Start returned without a binary")
-	}
-	missing := filepath.Join(t.TempDir(), "no-kms")
-	for _, tc := range []struct {
-		ci, want string
-		fails    bool
-	}{
-		{"true", "CI must run the KMS tests", true},
-		{"", "run `make kms` to build it", false},
-	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingBinary$", "-test.v")
-		cmd.Env = append(os.Environ(), "KMSTEST_MISSING_HELPER=1", "CI="+tc.ci, kmstest.BinaryEnv+"="+missing)
-		out, err := cmd.CombinedOutput()
-		if (err != nil) != tc.fails || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), missing) {
-			t.Errorf("CI=%q: exit %v, output:\n%s\nwant failed=%v and %q", tc.ci, err, out, tc.fails, tc.want)
-		}
-		if !tc.fails && !strings.Contains(string(out), "--- SKIP") {
-			t.Errorf("CI=%q: the test was not skipped:\n%s", tc.ci, out)
-		}
 	}
 }

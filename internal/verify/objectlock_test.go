@@ -31,7 +31,7 @@ import (
 func TestObjectLockOnMinIO(t *testing.T) {
 	srv := miniotest.Start(t)
 	now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	day := window.Slot{Start: now.Truncate(24 * time.Hour).AddDate(0, 0, -1), End: now.Truncate(24 * time.Hour)}
+	day := window.Slot{Start: now.Truncate(24*time.Hour).AddDate(0, 0, -1), End: now.Truncate(24 * time.Hour)}
 	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(3, day.Start, day.End, 500)))
 	emu, err := emulators.Start(emulators.Options{Bucket: "plain", SSM: fake, MaxBackoff: 20 * time.Millisecond,
 		S3Upstream: &emulators.Upstream{URL: srv.URL, AccessKey: miniotest.RootUser, SecretKey: miniotest.RootPassword}})
