@@ -13,7 +13,7 @@ BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: report report-screenshot build-SessionAuditReportFunction build-OrgFunction run-org node-tools build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: queries report report-screenshot build-SessionAuditReportFunction build-OrgFunction run-org node-tools build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -94,10 +94,13 @@ bench-function:
 minio:
 	bash .ci/minio.sh
 
-## run: the main job on the built-in emulators, then a report of what it
-## wrote; each run replaces the previous run's export in out/ (--clean)
+## run: the main job on the built-in emulators, then a summary of what it
+## wrote; each run replaces the previous run's export in out/ (--clean).
+## Built without cgo, so without DuckDB (the Athena emulator, which only
+## `make report` and `make test` need): a cold build downloads and compiles
+## far less (BENCHMARKS.md, "Cold make run").
 run:
-	$(GO) run ./cmd/session-audit demo --out out --clean
+	CGO_ENABLED=0 $(GO) run ./cmd/session-audit demo --out out --clean
 
 ## run-org: one organization run on emulated accounts and regions (one
 ## account without the reader role, one region not enabled); prints coverage
@@ -111,6 +114,12 @@ clean:
 build-SessionAuditReportFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-report
+
+## queries: write template.yaml's named queries from internal/findings
+## (the report's own SQL, with the stack's Report* parameters); a test fails
+## while template.yaml differs from what this writes
+queries:
+	$(GO) run ./internal/findings/gen -template template.yaml
 
 ## report: the weekly audit report of the local export (`make run` makes one,
 ## or this runs the demo export first) through the Athena emulator; prints

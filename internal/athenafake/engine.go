@@ -22,7 +22,13 @@ import (
 // project's queries use:
 //   - timestamps in UTC (Athena reads the UTC-adjusted Parquet timestamps as
 //     UTC; DuckDB would use the machine's zone otherwise);
-//   - day_of_week, Trino's ISO day of the week, which DuckDB spells isodow.
+//   - day_of_week, Trino's ISO day of the week, which DuckDB spells isodow;
+//   - array_join, which DuckDB spells array_to_string.
+//
+// Athena's hidden column "$path" (the S3 URI of the row's object) is a
+// column of a table's view when the query names it: DuckDB's filename,
+// turned back into s3://bucket/key. Hidden columns are not in SELECT *
+// on Athena; here only a query that names "$path" has it.
 //
 // count_if, max_by, AT TIME ZONE, hour, CAST, TIMESTAMP and DATE literals,
 // INTERVAL '30' DAY and current_date are the same text in both engines, so
@@ -31,7 +37,11 @@ import (
 var setup = []string{
 	`SET TimeZone = 'UTC'`,
 	`CREATE MACRO day_of_week(ts) AS isodow(ts)`,
+	`CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)`,
 }
+
+// pathColumn is Athena's hidden column of the object's S3 URI.
+const pathColumn = `"$path"`
 
 // run executes a query: it brings the tables' objects up to date, points
 // DuckDB's views at them, and runs the SQL.
@@ -76,7 +86,7 @@ func (s *Server) execute(query string) ([]colInfo, [][]*string, int64, error) {
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("INTERNAL_ERROR: reading table %s: %w", t.Name, err)
 		}
-		if err := s.view(t, files); err != nil {
+		if err := s.view(t, files, strings.Contains(query, pathColumn)); err != nil {
 			return nil, nil, 0, fmt.Errorf("INTERNAL_ERROR: table %s: %w", t.Name, err)
 		}
 		n, err := estimateScan(query, t, files, s.opts.Now())
@@ -263,8 +273,9 @@ func duckType(glue string) string {
 }
 
 // view points the table's view at its files: the Glue columns, in order,
-// then dt. With no file, an empty table of the same columns.
-func (s *Server) view(t Table, files []file) error {
+// then dt, and "$path" when withPath says so. With no file, an empty table
+// of the same columns.
+func (s *Server) view(t Table, files []file, withPath bool) error {
 	var defs, sel []string
 	for _, c := range t.Columns {
 		typ := duckType(c.Type)
@@ -290,16 +301,25 @@ func (s *Server) view(t Table, files []file) error {
 			paths = append(paths, "'"+strings.ReplaceAll(filepath.ToSlash(f.path), "'", "''")+"'")
 		}
 	}
+	// The files are the objects' keys under Dir: the key is the file name
+	// after Dir and a slash.
+	dir := filepath.ToSlash(filepath.Clean(s.opts.Dir))
+	filename := ""
+	if withPath {
+		defs = append(defs, pathColumn+" VARCHAR")
+		sel = append(sel, fmt.Sprintf("'s3://%s/' || substr(filename, %d) AS %s", strings.ReplaceAll(s.opts.Bucket, "'", "''"), len(dir)+2, pathColumn))
+		filename = ", filename = true"
+	}
 	var q string
 	switch {
 	case len(paths) == 0:
 		q = fmt.Sprintf(`CREATE TABLE %q (%s, dt VARCHAR)`, t.Name, strings.Join(defs, ", "))
 	case t.Format == "json":
-		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_json([%s], format = 'newline_delimited', hive_partitioning = true, hive_types = {'dt': VARCHAR}, columns = {%s})`,
-			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), jsonColumns(t))
+		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_json([%s], format = 'newline_delimited', hive_partitioning = true, hive_types = {'dt': VARCHAR}, columns = {%s}%s)`,
+			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), jsonColumns(t), filename)
 	default:
-		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_parquet([%s], hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true)`,
-			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "))
+		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_parquet([%s], hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true%s)`,
+			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), filename)
 	}
 	_, err = s.db.Exec(q)
 	return err
@@ -338,7 +358,9 @@ func estimateScan(query string, t Table, files []file, now time.Time) (int64, er
 		first = now.UTC().AddDate(0, 0, -days).Format(time.DateOnly)
 	}
 	used := map[string]bool{}
-	star := regexp.MustCompile(`(?i)SELECT\s+\*`).MatchString(query)
+	// SELECT * reads every column; "SELECT *, row_number() ..." in a
+	// WITH clause does not: Trino prunes the columns no outer query uses.
+	star := regexp.MustCompile(`(?i)SELECT\s+\*\s+FROM`).MatchString(query)
 	for _, w := range word.FindAllString(query, -1) {
 		used[strings.ToLower(w)] = true
 	}

@@ -37,6 +37,36 @@ type Completeness struct {
 	// Coverage is the organization's coverage over the period, when the
 	// stack has coverage records.
 	Coverage *Coverage `json:"coverage"`
+	// Duplicates are the sessions the table holds more than once in the
+	// period; every number of the report counts each of them once.
+	Duplicates Duplicates `json:"duplicates"`
+}
+
+// Duplicates are the sessions (account, region, session id) found in more
+// than one row: a day exported on two slot lengths, or a stray copy of an
+// object. The report counts each once, from its latest export
+// (findings.Once).
+type Duplicates struct {
+	// Sessions is how many sessions are held more than once; ExtraRows
+	// the rows beyond one per session.
+	Sessions  int   `json:"sessions"`
+	ExtraRows int64 `json:"extraRows"`
+	// Objects are the objects (S3 URIs) that hold such a session, with
+	// how many of their rows are one.
+	Objects []Count `json:"objects"`
+	// Sample are the first sessions, by account, region and id; CSV is
+	// the file of the report that lists every one.
+	Sample []DuplicateSession `json:"sample"`
+	CSV    string             `json:"csv"`
+}
+
+// DuplicateSession is one session held more than once.
+type DuplicateSession struct {
+	// Target is account/region.
+	Target    string   `json:"target"`
+	SessionID string   `json:"sessionId"`
+	Copies    int64    `json:"copies"`
+	Objects   []string `json:"objects"`
 }
 
 // Coverage counts targets (account × region) and those whose every run in

@@ -170,6 +170,10 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		objects[folder+name] = res.csv
 		s.Findings = append(s.Findings, FindingResult{ID: f.ID, Title: f.Title, Count: res.Count, CSV: name, QueryID: res.ID, Scanned: res.Scanned})
 	}
+	if res, ok := s.results[qDuplicates]; ok {
+		s.Complete.Duplicates.CSV = qDuplicates + ".csv"
+		objects[folder+s.Complete.Duplicates.CSV] = res.csv
+	}
 	page, err := render(s, c.Params)
 	if err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)
@@ -184,6 +188,9 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	order := []string{folder + "summary.json"}
 	for _, f := range s.Findings {
 		order = append(order, folder+f.CSV)
+	}
+	if s.Complete.Duplicates.CSV != "" {
+		order = append(order, folder+s.Complete.Duplicates.CSV)
 	}
 	order = append(order, folder+"report.html")
 	for _, k := range order {

@@ -5,18 +5,23 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"golang.org/x/net/html"
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/emulators"
 )
 
 var week = auditreport.LastWeek(now)
@@ -113,7 +118,7 @@ func TestWeeklyReport(t *testing.T) {
 	for id := range predicates {
 		wantKeys = append(wantKeys, folder+id+".csv")
 	}
-	wantKeys = append(wantKeys, folder+"not-covered.csv")
+	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv")
 	slices.Sort(wantKeys)
 	if got := sortedKeys(objs); !slices.Equal(got, wantKeys) {
 		t.Fatalf("objects\n got %v\nwant %v", got, wantKeys)
@@ -481,4 +486,122 @@ func TestPeriods(t *testing.T) {
 			t.Errorf("%s at %s: %+v", tc.kind, tc.at, r)
 		}
 	}
+}
+
+// TestStrayCopy puts a copy of one day's Parquet object beside it, as a
+// stray "cp" or a day exported on two slot lengths would: every number of
+// the report stays as it was, and completeness names the copy and the
+// sessions it repeats.
+func TestStrayCopy(t *testing.T) {
+	e := newEnv(t, 600, handmade(), nil)
+	ctx := context.Background()
+	event := json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)
+	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
+	report := func() (auditreport.Summary, map[string][]byte) {
+		t.Helper()
+		if _, err := e.reporter.Handle(ctx, event); err != nil {
+			t.Fatal(err)
+		}
+		objs := e.objects(t, folder)
+		var s auditreport.Summary
+		if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
+			t.Fatal(err)
+		}
+		return s, objs
+	}
+	before, beforeObjs := report()
+	if d := before.Complete.Duplicates; d.Sessions != 0 || len(d.Objects) != 0 || d.CSV != "duplicates.csv" {
+		t.Fatalf("duplicates before the copy: %+v", d)
+	}
+
+	// The copy: the Monday's object, under another name in its dt folder.
+	api := e.emu.Clients().S3
+	day := prefix + "/sessions/dt=2026-11-24/"
+	page, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(day)})
+	if err != nil || len(page.Contents) != 1 {
+		t.Fatalf("objects of %s: %v (%v)", day, len(page.Contents), err)
+	}
+	orig := aws.ToString(page.Contents[0].Key)
+	obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(orig)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	stray := day + "copy-of-" + path.Base(orig)
+	if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(stray), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	var copied []string
+	for _, r := range e.history {
+		if r.StartDate.UTC().Format(time.DateOnly) == "2026-11-24" {
+			copied = append(copied, r.SessionID)
+		}
+	}
+	slices.Sort(copied)
+
+	after, afterObjs := report()
+	// Every number as before.
+	same := func(what string, a, b any) {
+		t.Helper()
+		if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
+			t.Errorf("%s changed with the copy:\n before %s\n  after %s", what, ja, jb)
+		}
+	}
+	same("sessions", before.Sessions, after.Sessions)
+	same("by status", before.ByStatus, after.ByStatus)
+	same("per day", before.PerDay, after.PerDay)
+	same("heatmap", before.Heatmap, after.Heatmap)
+	same("top owners", before.TopOwners, after.TopOwners)
+	same("top targets", before.TopTargets, after.TopTargets)
+	same("durations", before.Durations, after.Durations)
+	same("documents", before.Documents, after.Documents)
+	for i := range before.Findings {
+		same("finding "+before.Findings[i].ID, before.Findings[i].Count, after.Findings[i].Count)
+		csvName := folder + before.Findings[i].CSV
+		if !bytes.Equal(beforeObjs[csvName], afterObjs[csvName]) {
+			t.Errorf("%s changed with the copy", csvName)
+		}
+	}
+	d := after.Complete.Duplicates
+	before.Complete.Duplicates, after.Complete.Duplicates = auditreport.Duplicates{}, auditreport.Duplicates{}
+	same("completeness but the duplicates", before.Complete, after.Complete)
+
+	// Completeness names the copy, its original and every session of it.
+	uri := func(key string) string { return "s3://" + bucket + "/" + key }
+	wantObjects := []auditreport.Count{{Key: uri(stray), Count: int64(len(copied))}, {Key: uri(orig), Count: int64(len(copied))}}
+	slices.SortFunc(wantObjects, func(a, b auditreport.Count) int { return strings.Compare(a.Key, b.Key) })
+	if d.Sessions != len(copied) || d.ExtraRows != int64(len(copied)) || !slices.Equal(d.Objects, wantObjects) || len(d.Sample) == 0 {
+		t.Fatalf("duplicates %d sessions, %d extra rows, objects %v; want %d, %d, %v", d.Sessions, d.ExtraRows, d.Objects, len(copied), len(copied), wantObjects)
+	}
+	if s := d.Sample[0]; s.Copies != 2 || !slices.Equal(s.Objects, []string{wantObjects[0].Key, wantObjects[1].Key}) || s.Target != account+"/"+emulators.Region {
+		t.Errorf("first duplicate %+v", s)
+	}
+	head, recs := readCSV(t, afterObjs[folder+"duplicates.csv"])
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r[slices.Index(head, "session_id")])
+		if !strings.Contains(r[slices.Index(head, "objects")], stray) {
+			t.Errorf("duplicates.csv row %v does not name %s", r, stray)
+		}
+	}
+	if !slices.Equal(ids, copied) {
+		t.Errorf("duplicates.csv lists %d sessions, the copied object holds %d", len(ids), len(copied))
+	}
+	page2 := afterObjs[folder+"report.html"]
+	if !bytes.Contains(page2, []byte(`data-object="`+uri(stray)+`"`)) || !bytes.Contains(page2, []byte(`data-session="`+copied[0]+`"`)) {
+		t.Errorf("report.html does not name the copy %s and the session %s", stray, copied[0])
+	}
+	if bytes.Contains(beforeObjs[folder+"report.html"], []byte("copy-of-")) {
+		t.Error("report.html named a copy before there was one")
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

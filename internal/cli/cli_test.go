@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,41 @@ func checkJSONLogs(t *testing.T, stderr string) {
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
 			t.Errorf("stderr line is not JSON: %q", line)
 		}
+	}
+}
+
+// TestRunLinksNoDuckDB: `make run` builds the CLI without cgo, and that
+// build links neither DuckDB nor the Athena emulator (only `make report`
+// and `make test` need them); the cgo build does link them, for report.
+func TestRunLinksNoDuckDB(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^run:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit `).Match(makefile) {
+		t.Error("the Makefile's run target does not build ./cmd/session-audit with CGO_ENABLED=0")
+	}
+	deps := func(cgo string) []string {
+		t.Helper()
+		cmd := exec.Command("go", "list", "-deps", "./cmd/session-audit")
+		cmd.Dir = filepath.Join("..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("CGO_ENABLED=%s go list -deps: %v", cgo, err)
+		}
+		var heavy []string
+		for _, p := range strings.Fields(string(out)) {
+			if strings.Contains(p, "duckdb") || strings.HasSuffix(p, "/internal/athenafake") {
+				heavy = append(heavy, p)
+			}
+		}
+		return heavy
+	}
+	if heavy := deps("0"); len(heavy) > 0 {
+		t.Errorf("the CLI built with CGO_ENABLED=0 (make run) links %v", heavy)
+	}
+	if heavy := deps("1"); !slices.Contains(heavy, "github.com/duckdb/duckdb-go/v2") {
+		t.Errorf("the CLI built with cgo (make report) does not link DuckDB: %v", heavy)
 	}
 }
