@@ -31,7 +31,7 @@ var subVars = []struct{ name, yaml string }{
 	{"BusinessStart", "!Select [0, !Split ['-', !Ref ReportBusinessHours]]"},
 	{"BusinessEnd", "!Select [1, !Split ['-', !Ref ReportBusinessHours]]"},
 	{"AllowedDocuments", `!Join ["` + yamlEscape(documentSep) + `", !Split [',', !Ref ReportAllowedDocuments]]`},
-	{"LongSessionSeconds", "!Join ['', [!Join ['*60 + ', !Split ['m', !Join ['*3600 + ', !Split ['h', !Ref ReportLongSession]]]]], '0']]"},
+	{"LongSessionSeconds", "!Join ['', [!Join ['*60 + ', !Split ['m', !Join ['*3600 + ', !Split ['h', !Ref ReportLongSession]]]], '0']]"},
 	{"PrivilegedOwners", `!Join ["` + yamlEscape(privilegedSep) + `", !Split [',', !Ref ReportPrivilegedOwners]]`},
 }
 
