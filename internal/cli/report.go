@@ -170,5 +170,8 @@ func (c *cmd) makeReport(ctx context.Context, prefix, event, athenaURL string, s
 			fmt.Fprintf(c.stderr, "  %-14s %d\n", f, n)
 		}
 	}
+	if out.Duplicates > 0 {
+		fmt.Fprintf(c.stderr, "  %d sessions are in the table more than once (counted once; see the report's completeness and duplicates.csv)\n", out.Duplicates)
+	}
 	return out, nil
 }
