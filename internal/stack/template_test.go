@@ -104,6 +104,7 @@ func TestResourceTypes(t *testing.T) {
 		"QueryOutsideBusinessHours":      "AWS::Athena::NamedQuery",
 		"QuerySessionById":               "AWS::Athena::NamedQuery",
 		"QueryNoTranscript":              "AWS::Athena::NamedQuery",
+		"QueryDuplicateSessions":         "AWS::Athena::NamedQuery",
 		"QueryActiveAtPeriodEnd":         "AWS::Athena::NamedQuery",
 		"FunctionErrorsAlarm":            "AWS::CloudWatch::Alarm",
 		"ScheduleDeadLetterAlarm":        "AWS::CloudWatch::Alarm",
