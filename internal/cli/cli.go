@@ -62,7 +62,8 @@ Commands:
             have a manifest are skipped unless --force
   lookup    look one session up by id (History, then Active); writes nothing;
             exit 1 when it is in neither
-  report    the audit report of the local export (Athena emulator); prints its path
+  report    the audit report of the local export (Athena emulator) in the
+            bucket AUDIT_BUCKET names, else session-audit-local; prints its path
   org       one organization run (Plan, exports, Coverage) and its coverage table
             (with --local: under out/org unless --out says otherwise)
   emulate   start the SSM and STS emulators and the S3 server on local ports

@@ -41,7 +41,7 @@ func TestReport(t *testing.T) {
 // a --clean it does not take.
 func TestReportOfTheLocalBucket(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"AUDIT_BUCKET": "my-audit-bucket"}
+	env := map[string]string{"AUDIT_BUCKET": "my-audit-bucket", "AWS_REGION": "eu-west-1"}
 	if _, stderr, code := run(t, env, "backfill", "--local", "--out", dir, "--last", "7", "--sessions", "700"); code != 0 {
 		t.Fatalf("backfill: exit %d, %s", code, stderr)
 	}
@@ -76,9 +76,9 @@ func TestReportCustomPeriod(t *testing.T) {
 	if _, stderr, code := run(t, nil, "demo", "--out", dir, "--sessions", "1000"); code != 0 {
 		t.Fatalf("demo: exit %d, %s", code, stderr)
 	}
-	out, stderr, code := run(t, nil, "report", "--out", dir, "--from", "2026-11-20", "--to", "2026-11-22T10:00:00Z")
+	out, stderr, code := run(t, nil, "report", "--out", dir, "--from", "2026-11-20T00:00:00Z", "--to", "2026-11-22T10:00:00Z")
 	if code != 0 {
-		t.Fatalf("report --from DATE: exit %d, %s", code, stderr)
+		t.Fatalf("report --from TIME: exit %d, %s", code, stderr)
 	}
 	page, err := os.ReadFile(strings.TrimSpace(out))
 	if err != nil {
@@ -86,6 +86,10 @@ func TestReportCustomPeriod(t *testing.T) {
 	}
 	if !strings.Contains(string(page), "(2 days 10 hours, custom)") {
 		t.Errorf("the header does not say (2 days 10 hours, custom):\n%s", regexp.MustCompile(`<p id="period".*`).Find(page))
+	}
+	out, stderr, code = run(t, nil, "report", "--out", dir, "--from", "2026-11-20", "--to", "2026-11-22T12:00:00+02:00")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/custom/20261120T000000Z_20261122T100000Z/report.html") {
+		t.Errorf("report --from DATE --to TIME+02:00: exit %d, %s %s", code, out, stderr)
 	}
 	for _, tt := range []struct {
 		args []string

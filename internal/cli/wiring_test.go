@@ -192,7 +192,9 @@ func TestMissingCredentials(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	for _, args := range [][]string{{"run"}, {"lookup", "x-0123456789abcdef0"}, {"backfill", "--last", "1", "--account", "111122223333"}} {
+	t.Setenv("AUDIT_REGIONS", "us-east-1")
+	t.Setenv("AUDIT_ACCOUNTS", "111111111111")
+	for _, args := range [][]string{{"run"}, {"lookup", "x-0123456789abcdef0"}, {"backfill", "--last", "1", "--account", "111122223333"}, {"org", "--account", "111122223333"}} {
 		_, stderr, code := run(t, proc, args...)
 		if code != 2 {
 			t.Errorf("%v without credentials: exit %d, want 2: %s", args, code, stderr)
