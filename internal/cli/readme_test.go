@@ -10,7 +10,8 @@ import (
 )
 
 // readmeCommands are the runnable `bin/session-audit` lines of the README's
-// sh blocks, in order, without comments or leading variable assignments.
+// sh blocks, in order, without comments, leading variable assignments or a
+// leading `make cli &&`.
 func readmeCommands(t *testing.T) []string {
 	t.Helper()
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
@@ -26,6 +27,9 @@ func readmeCommands(t *testing.T) []string {
 			fields := strings.Fields(line)
 			for len(fields) > 0 && regexp.MustCompile(`^[A-Z_]+=`).MatchString(fields[0]) {
 				fields = fields[1:]
+			}
+			if len(fields) > 3 && fields[0] == "make" && fields[1] == "cli" && fields[2] == "&&" {
+				fields = fields[3:] // `make cli && bin/session-audit ...`: the CLI is built here already
 			}
 			if len(fields) > 1 && fields[0] == "bin/session-audit" {
 				cmds = append(cmds, strings.Join(fields[1:], " "))
