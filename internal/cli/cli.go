@@ -206,7 +206,11 @@ func (c *cmd) parse(fs *flagSet, args []string, positional int) ([]string, error
 		args = rest[1:]
 	}
 	if len(pos) != positional {
-		return nil, usageError{fmt.Errorf("want %d argument(s), got %d %q (usage: session-audit %s)", positional, len(pos), pos, fs.synopsis)}
+		got := "none"
+		if len(pos) > 0 {
+			got = fmt.Sprintf("%d %q", len(pos), pos)
+		}
+		return nil, usageError{fmt.Errorf("want %d argument(s), got %s (usage: session-audit %s)", positional, got, fs.synopsis)}
 	}
 	return pos, nil
 }
