@@ -352,7 +352,7 @@ func TestDeadline(t *testing.T) {
 		}
 		var manifests int
 		for _, k := range te.objects() {
-			if strings.HasSuffix(k, ".json") {
+			if strings.Contains(k, "/manifests/") {
 				manifests++
 			}
 		}
@@ -384,6 +384,10 @@ func deadlineDuringUpload(t *testing.T, b s3Backend) {
 	}
 	if keys := te.objects(); len(keys) != 0 {
 		t.Errorf("a cancelled run left %v", keys)
+	}
+	// What it left is its claim: the next scheduled run exports the slots.
+	if st := te.state(); len(st.Open) != 3 {
+		t.Errorf("state open %+v; want the three slots the run claimed", st.Open)
 	}
 	if n := te.openUploads(); n != 0 {
 		t.Errorf("%d multipart uploads left open after the deadline", n)
