@@ -58,13 +58,15 @@ func (e *Exporter) plan(ctx context.Context, keys store.Keys, now time.Time, pla
 	}
 	slots, moved := plan(st)
 	for _, m := range moved {
-		later := make([]string, len(m.Later))
-		for i, s := range m.Later {
-			later[i] = s.String()
+		attrs := []any{"day", m.Day.Format(time.DateOnly), "recordedSlot", m.Recorded.String(), "auditSlot", e.Grid.Length().String()}
+		if len(m.Later) > 0 {
+			later := make([]string, len(m.Later))
+			for i, s := range m.Later {
+				later[i] = s.String()
+			}
+			attrs = append(attrs, "notEndedYet", later)
 		}
-		e.log().Info("day exported on the slot length its first export fixed, not AUDIT_SLOT",
-			"day", m.Day.Format(time.DateOnly), "recordedSlot", m.Recorded.String(), "auditSlot", e.Grid.Length().String(),
-			"notEndedYet", later)
+		e.log().Info("day exported on the slot length its first export fixed, not AUDIT_SLOT", attrs...)
 	}
 	te := *e
 	te.claimed = false
