@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,6 +166,22 @@ func (te *testEnv) invoke(event string) (export.Result, error) {
 		te.t.Fatal(err)
 	}
 	return res, nil
+}
+
+// invokeAll sends the events at once, as concurrent invocations, and
+// returns each one's error.
+func (te *testEnv) invokeAll(events ...string) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(events))
+	for i, ev := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = te.invoke(ev)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 func (te *testEnv) mustInvoke(event string) export.Result {

@@ -150,17 +150,7 @@ func TestConcurrentRunsMergeTheirState(t *testing.T) {
 	for d := 15; d <= 23; d++ {
 		events = append(events, fmt.Sprintf(`{"start":"2026-11-%02dT00:00:00Z","end":"2026-11-%02dT00:00:00Z"}`, d, d+1))
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(events))
-	for i, ev := range events {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = te.invoke(ev)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range te.invokeAll(events...) {
 		if err != nil {
 			t.Fatalf("%s: %v", events[i], err)
 		}
