@@ -62,6 +62,10 @@ Commands:
   lookup    look one session up by id (History, then Active); writes nothing
   report    the audit report of the local export (Athena emulator); prints its path
   org       one organization run (Plan, exports, Coverage) and its coverage table
+  exceptions check FILE
+            validate an exceptions file before uploading it to
+            <prefix>/exceptions.yaml (exit 1 when the report would not apply
+            an entry, or could not read the file)
   emulate   start the SSM emulator and the S3 server on local ports and print
             the environment that points the function at them
   help      print this help
@@ -120,6 +124,8 @@ func Main(args []string, env Env) int {
 		err = c.report(ctx, args[1:])
 	case "org":
 		err = c.org(ctx, args[1:])
+	case "exceptions":
+		err = c.exceptionsCmd(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2
