@@ -188,7 +188,7 @@ func TestStateMachineRoleIsItsStatesCalls(t *testing.T) {
 		t.Error("OrgStateMachineRole is not Step Functions'")
 	}
 	smName := scalarString(s.props(t, "OrgStateMachine")["StateMachineName"])
-	if smName != "audit-org-audit" || s.props(t, "OrgStateMachine")["StateMachineType"] != "STANDARD" {
+	if smName != "session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f" || s.props(t, "OrgStateMachine")["StateMachineType"] != "STANDARD" {
 		t.Errorf("state machine %s %v", smName, s.props(t, "OrgStateMachine")["StateMachineType"])
 	}
 	got := policyStatements(t, s, "OrgStateMachineRole")
@@ -213,8 +213,8 @@ func TestStateMachineRoleIsItsStatesCalls(t *testing.T) {
 		{"s3:GetObject", "arn:aws:s3:::audit-bucket/" + orgplan.ItemsKey("ssm-sessions", "exec-1"), nil},
 		{"s3:PutObject", "arn:aws:s3:::audit-bucket/" + orgplan.RunsPrefix("ssm-sessions") + "/0a1b/manifest.json", nil},
 		{"s3:PutObject", "arn:aws:s3:::audit-bucket/" + orgplan.RunsPrefix("ssm-sessions") + "/0a1b/SUCCEEDED_0.json", nil},
-		{"states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:audit-org-audit", nil},
-		{"states:StopExecution", "arn:aws:states:us-east-1:123456789012:execution:audit-org-audit/Export:0a1b", nil},
+		{"states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f", nil},
+		{"states:StopExecution", "arn:aws:states:us-east-1:123456789012:execution:session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f/Export:0a1b", nil},
 	} {
 		if _, ok := allows(got, r); !ok {
 			t.Errorf("the state machine may not %s %s", r.action, r.resource)
