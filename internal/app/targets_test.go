@@ -64,6 +64,24 @@ func invoke(ctx context.Context, h *handler.Handler, event string) (export.Resul
 	return out.(export.Result), nil
 }
 
+// newFunction starts the emulators over fake and sts and builds the
+// function as the Lambda does (app.New, the SDK's default chain), with
+// AUDIT_MEMBER_ROLE memberRole.
+func newFunction(t *testing.T, fake *ssmfake.Server, sts *stsfake.Server) (*handler.Handler, *emulators.Emulators) {
+	t.Helper()
+	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: fake, STS: sts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	env := setEmulatorEnv(t, emu)
+	h, err := app.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return fixedNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, emu
+}
+
 // TestMemberTargetThroughTheDefaultChain builds the function as the Lambda
 // does (app.New, the SDK's default chain) against the emulators: the
 // member role is assumed at AWS_ENDPOINT_URL_STS with a session name that
@@ -75,16 +93,7 @@ func TestMemberTargetThroughTheDefaultChain(t *testing.T) {
 	fake.Target(member, "eu-west-1").Put(types.Session{SessionId: aws.String("m-0"), StartDate: &start, EndDate: &end, Status: types.SessionStatusTerminated})
 	sts := stsfake.New()
 	sts.AllowRole(member, stsfake.Role{Name: memberRole})
-	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: fake, STS: sts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	env := setEmulatorEnv(t, emu)
-	h, err := app.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return fixedNow })
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := newFunction(t, fake, sts)
 	res, err := invoke(context.Background(), h, `{"time":"2026-11-26T00:05:00Z","account":"`+member+`","region":"eu-west-1"}`)
 	if err != nil {
 		t.Fatal(err)
@@ -197,16 +206,7 @@ func TestMemberRegionRefusals(t *testing.T) {
 	sts.AllowRole(member, stsfake.Role{Name: memberRole})
 	sts.AllowRole(inactive, stsfake.Role{Name: memberRole})
 	sts.DeactivateRegion(inactive, "us-east-1")
-	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: ssmfake.New(), STS: sts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	env := setEmulatorEnv(t, emu)
-	h, err := app.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return fixedNow })
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, emu := newFunction(t, ssmfake.New(), sts)
 	res, err := invoke(context.Background(), h, `{"time":"2026-11-26T00:05:00Z","account":"`+inactive+`","region":"eu-west-1"}`)
 	if err != nil {
 		t.Fatalf("a member that deactivated STS failed the run: %v", err)

@@ -233,12 +233,7 @@ func TestReportBackfillChunks(t *testing.T) {
 		child("3", in(2), resp("222222222222", 2, 4), "SUCCEEDED", "", "", "2026-11-25T00:16:30.000Z"),
 	}
 	failed := []map[string]any{child("4", in(3), "", "FAILED", "States.Timeout", "", "2026-11-25T00:31:00.000Z")}
-	put(t, c, prefix+"/runs/m/SUCCEEDED_0.json", mustJSON(t, succeeded))
-	put(t, c, prefix+"/runs/m/FAILED_0.json", mustJSON(t, failed))
-	put(t, c, prefix+"/runs/m/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+prefix+`/runs/m/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+prefix+`/runs/m/SUCCEEDED_0.json","Size":1}]}}`)
-	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
-	out, err := r.Report(context.Background(), coverage.Input{RunID: "bf", RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/bf/items.json",
-		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: prefix + "/runs/m/manifest.json"}})
+	out, err := writeRun(t, c, prefix+"/runs/m", "bf", succeeded, failed)
 	if err == nil || out.Exported != 1 || out.Failed != 1 {
 		t.Fatalf("out %+v err %v", out, err)
 	}
@@ -288,13 +283,7 @@ func TestReportEntriesWithoutInput(t *testing.T) {
 	failed := []map[string]any{
 		withoutInput(child("c", in("333333333333"), "", "FAILED", "States.Timeout", "", "2026-11-25T00:30:00.000Z")),
 	}
-	runs := prefix + "/runs/0d5e"
-	put(t, c, runs+"/SUCCEEDED_0.json", mustJSON(t, succeeded))
-	put(t, c, runs+"/FAILED_0.json", mustJSON(t, failed))
-	put(t, c, runs+"/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+runs+`/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+runs+`/SUCCEEDED_0.json","Size":1}]}}`)
-	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
-	out, err := r.Report(context.Background(), coverage.Input{RunID: "run-8", RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/run-8/items.json",
-		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: runs + "/manifest.json"}})
+	out, err := writeRun(t, c, prefix+"/runs/0d5e", "run-8", succeeded, failed)
 	if err == nil || !strings.Contains(err.Error(), "2 of 3 targets failed (222222222222/eu-west-1, 333333333333/eu-west-1)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -310,4 +299,17 @@ func TestReportEntriesWithoutInput(t *testing.T) {
 	if got := get(t, c, out.Key); got != wantFile {
 		t.Fatalf("coverage file:\n%s\nwant:\n%s", got, wantFile)
 	}
+}
+
+// writeRun writes a map run's SUCCEEDED_0.json and FAILED_0.json under
+// runs and their manifest, and runs Coverage over it for the run runID,
+// whose items file must exist.
+func writeRun(t *testing.T, c *s3.Client, runs, runID string, succeeded, failed []map[string]any) (coverage.Output, error) {
+	t.Helper()
+	put(t, c, runs+"/SUCCEEDED_0.json", mustJSON(t, succeeded))
+	put(t, c, runs+"/FAILED_0.json", mustJSON(t, failed))
+	put(t, c, runs+"/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+runs+`/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+runs+`/SUCCEEDED_0.json","Size":1}]}}`)
+	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
+	return r.Report(context.Background(), coverage.Input{RunID: runID, RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/" + runID + "/items.json",
+		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: runs + "/manifest.json"}})
 }
