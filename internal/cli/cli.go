@@ -526,26 +526,60 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.logger()
+	// A day whose first export fixed another slot length is exported on
+	// that length (docs/ARCHITECTURE.md, "Slot length per day"): skip a slot
+	// when every slot of its day's length that it overlaps has a manifest,
+	// and export each of those once.
+	st, err := store.GetState(ctx, t.clients.S3, t.cfg.Bucket, keys)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		st = store.NewState(keys)
+	}
+	done := map[time.Time]bool{}
 	began := time.Now()
 	for i, s := range slots {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted before slot %s; run the same command again to resume: %w", s, err)
 		}
 		n := fmt.Sprintf("%d/%d", i+1, len(slots))
-		if !*force {
-			m, err := store.GetManifest(ctx, t.clients.S3, t.cfg.Bucket, keys.Manifest(s))
+		recorded, moved := t.cfg.Grid.OnRecordedDays([]window.Slot{s}, st.DayLength, c.now())
+		for _, m := range moved {
+			for _, r := range m.Later {
+				log.Info("slot not exported: its day's recorded slot has not ended", "n", n, "slot", r.String(), "recordedSlot", m.Recorded.String())
+			}
+		}
+		skip := true
+		for _, r := range recorded {
+			if done[r.Start] {
+				continue
+			}
+			if *force {
+				skip = false
+				break
+			}
+			m, err := store.GetManifest(ctx, t.clients.S3, t.cfg.Bucket, keys.Manifest(r))
 			if err != nil {
 				return err
 			}
-			if m != nil {
-				log.Info("slot already exported, skipped", "n", n, "slot", s.String(), "rows", m.Rows)
-				continue
+			if m == nil {
+				skip = false
+				break
 			}
+			log.Info("slot already exported, skipped", "n", n, "slot", r.String(), "rows", m.Rows)
+			done[r.Start] = true
+		}
+		if skip {
+			continue
 		}
 		log.Info("backfill slot", "n", n, "slot", s.String(), "elapsed", time.Since(began).Round(time.Second).String())
 		event := fmt.Sprintf(`{"start":%q,"end":%q}`, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339))
 		if err := c.invoke(ctx, t, []byte(event)); err != nil {
 			return fmt.Errorf("%w; run the same command again to resume", err)
+		}
+		for _, r := range recorded {
+			done[r.Start] = true
 		}
 	}
 	return nil

@@ -110,6 +110,32 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	}
 }
 
+// TestBackfillKeepsEachDaysSlotLength: a day backfilled with 24h and then
+// with AUDIT_SLOT=12h is skipped as exported (its 24h slot has a manifest),
+// not exported again as two 12h slots; --force re-exports it once, on 24h.
+func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
+	dir := t.TempDir()
+	end := testNow.Truncate(24 * time.Hour)
+	start := end.AddDate(0, 0, -1)
+	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
+	if _, stderr, code := run(t, nil, args...); code != 0 {
+		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
+	}
+	twelve := map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}
+	_, stderr, code := run(t, twelve, args...)
+	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, "backfill slot") {
+		t.Fatalf("12h backfill of a 24h day: exit %d; want its one 24h slot skipped:\n%s", code, stderr)
+	}
+	_, stderr, code = run(t, twelve, append(args, "--force")...)
+	if code != 0 || strings.Count(stderr, `"backfill slot"`) != 1 || !strings.Contains(stderr, "day exported on the slot length its first export fixed") {
+		t.Fatalf("forced 12h backfill of a 24h day: exit %d; want one export of the day on 24h, logged:\n%s", code, stderr)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
+	if err != nil || len(files) != 1 || !strings.HasSuffix(files[0], start.Format("20060102T150405Z")+"_"+end.Format("20060102T150405Z")+".parquet") {
+		t.Errorf("objects %v; want the day's one 24h object", files)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lookup"}, {"run", "--no-such-flag"}, {"backfill", "--start", "x", "--end", "y"}} {
 		_, stderr, code := run(t, nil, args...)
