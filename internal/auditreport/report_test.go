@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/net/html"
 
 	"github.com/session-audit/session-audit/internal/archive"
@@ -595,5 +596,84 @@ func TestStrayCopy(t *testing.T) {
 	}
 	if bytes.Contains(beforeObjs[folder+"report.html"], []byte("copy-of-")) {
 		t.Error("report.html named a copy before there was one")
+	}
+}
+
+// TestLatestExportWins: two more copies of a day's object, one exported an
+// hour later with one session now Failed, one an hour earlier with another
+// session Failed, as a day exported on two slot lengths at different times
+// would be. Each session counts once, as its latest export says: the
+// later copy's change shows, the earlier copy's does not.
+func TestLatestExportWins(t *testing.T) {
+	e := newEnv(t, 300, handmade(), nil)
+	ctx := context.Background()
+	api := e.emu.Clients().S3
+	day := prefix + "/sessions/dt=2026-11-25/"
+	page, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(day)})
+	if err != nil || len(page.Contents) != 1 {
+		t.Fatalf("objects of %s: %d (%v)", day, len(page.Contents), err)
+	}
+	obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: page.Contents[0].Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	rows, err := parquet.Read[archive.Row](bytes.NewReader(body), int64(len(body)))
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%d rows: %v", len(rows), err)
+	}
+	var later, earlier string
+	for _, r := range rows {
+		if r.Status != "Failed" {
+			if later == "" {
+				later = r.SessionID
+			} else if earlier == "" {
+				earlier = r.SessionID
+			}
+		}
+	}
+	put := func(name string, shift time.Duration, failed string) {
+		t.Helper()
+		out := slices.Clone(rows)
+		for i := range out {
+			out[i].ExportedAt = out[i].ExportedAt.Add(shift)
+			if out[i].SessionID == failed {
+				out[i].Status = "Failed"
+			}
+		}
+		var buf bytes.Buffer
+		w := archive.NewWriter(&buf)
+		if err := w.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(day + name), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("later-12h.parquet", time.Hour, later)
+	put("earlier-24h.parquet", -time.Hour, earlier)
+
+	out, err := e.reporter.Handle(ctx, json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk := inWeek(e.history)
+	failed := 0
+	for _, r := range wk {
+		if r.Status == "Failed" || r.SessionID == later {
+			failed++
+		}
+	}
+	if out.Sessions != int64(len(wk)) || out.Findings["failed"] != failed || out.Duplicates != len(rows) {
+		t.Errorf("sessions %d, failed %d, duplicates %d; want %d, %d (the later copy's), %d", out.Sessions, out.Findings["failed"], out.Duplicates, len(wk), failed, len(rows))
+	}
+	objs := e.objects(t, "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/")
+	csvFailed := string(objs["ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/failed.csv"])
+	if !strings.Contains(csvFailed, later) || strings.Contains(csvFailed, earlier) {
+		t.Errorf("failed.csv: the later copy's %s in it: %v; the earlier copy's %s: %v", later, strings.Contains(csvFailed, later), earlier, strings.Contains(csvFailed, earlier))
 	}
 }
