@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/session-audit/session-audit/internal/findings"
+	"github.com/session-audit/session-audit/internal/owner"
 	"github.com/session-audit/session-audit/internal/svgchart"
 )
 
@@ -30,16 +31,35 @@ type chart struct {
 
 // cell is a table cell; Key and Value, when set, tie it to a chart mark.
 type cell struct {
-	Text, Key string
-	Value     *int64
+	Text, Key, Title string
+	Value            *int64
 }
 
 type findingView struct {
 	FindingResult
 	Order   string
 	Columns []string
-	Rows    [][]string
+	Rows    [][]rowCell
 	More    int
+}
+
+// rowCell is a finding's cell: Text shown, Title (the whole value, such as
+// an owner's ARN) in the tooltip.
+type rowCell struct {
+	Text, Title string
+}
+
+// personColumns hold principal ARNs: shown as people, the ARN in the title.
+var personColumns = map[string]bool{"owner": true, "caller_arn": true}
+
+// showCell is a finding cell as shown.
+func showCell(column, value string) rowCell {
+	if personColumns[column] && value != "" {
+		if l := owner.Label(value); l != value {
+			return rowCell{Text: l, Title: value}
+		}
+	}
+	return rowCell{Text: value}
 }
 
 type page struct {
@@ -113,23 +133,30 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	heat.SVG = svgchart.Heatmap(heat.Title, weekdays, hours, grid)
 	pg.Charts = append(pg.Charts, heat)
 
-	bars := func(id, title, what string, cs []Count) chart {
+	same := func(k string) string { return k }
+	bars := func(id, title, what string, cs []Count, label func(string) string) chart {
 		c := chart{ID: id, Title: title, Head: []string{what, "sessions"}, Empty: len(cs) == 0 || s.Sessions == 0}
-		var labels []string
+		var keys, labels []string
 		var values []int64
 		for _, x := range cs {
-			labels = append(labels, x.Key)
+			l := label(x.Key)
+			keys = append(keys, x.Key)
+			labels = append(labels, l)
 			values = append(values, x.Count)
-			c.Rows = append(c.Rows, []cell{{Text: x.Key}, {Text: strconv.FormatInt(x.Count, 10), Key: x.Key, Value: v(x.Count)}})
+			first := cell{Text: l}
+			if l != x.Key {
+				first.Title = x.Key
+			}
+			c.Rows = append(c.Rows, []cell{first, {Text: strconv.FormatInt(x.Count, 10), Key: x.Key, Value: v(x.Count)}})
 		}
-		c.SVG = svgchart.Bars(title, labels, values)
+		c.SVG = svgchart.LabeledBars(title, keys, labels, values)
 		return c
 	}
 	pg.Charts = append(pg.Charts,
-		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners),
-		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets),
-		bars("durations", "Session durations", "duration", s.Durations),
-		bars("documents", "Documents used", "document", s.Documents),
+		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners, owner.Label),
+		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, same),
+		bars("durations", "Session durations", "duration", s.Durations, same),
+		bars("documents", "Documents used", "document", s.Documents, same),
 	)
 
 	for _, f := range s.Findings {
@@ -138,9 +165,9 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
 		fv.More = res.Count - len(res.Rows)
 		for _, row := range res.Rows {
-			cells := make([]string, len(row))
+			cells := make([]rowCell, len(row))
 			for j, x := range row {
-				cells[j] = str(x)
+				cells[j] = showCell(res.Columns[j], str(x))
 			}
 			fv.Rows = append(fv.Rows, cells)
 		}
@@ -223,7 +250,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 {{if .Empty}}<p class="none">none</p>{{else}}{{.SVG}}
 <details><summary>Numbers</summary><div class="wide"><table class="numbers">
 <tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}{{if .Value}}<td class="n" data-key="{{.Key}}" data-value="{{.Value}}">{{.Text}}</td>{{else}}<td>{{.Text}}</td>{{end}}{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}{{if .Value}}<td class="n" data-key="{{.Key}}" data-value="{{.Value}}">{{.Text}}</td>{{else}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}{{end}}</tr>
 {{end}}</table></div></details>{{end}}
 </figure>
 {{end}}
@@ -233,7 +260,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <h2>{{.Title}}</h2>
 <p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}; every row in <span class="mono">{{.CSV}}</span>{{if .Rows}}; {{.Order}}{{end}}.</p>
 {{if .Rows}}<div class="wide"><table class="rows"><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</table></div>{{if .More}}<p>… and {{.More}} more in {{.CSV}}.</p>{{end}}
 {{else}}<p class="none">none</p>{{end}}
 </section>
