@@ -1,11 +1,13 @@
 package athenafake
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 )
 
 // SessionsTable is the stack's Glue table "sessions" under prefix: the
@@ -34,4 +36,104 @@ func CoverageTable(prefix string) Table {
 		{"run_id", "string"}, {"run_time", "timestamp"}, {"account_id", "string"}, {"region", "string"},
 		{"status", "string"}, {"slots", "bigint"}, {"rows", "bigint"}, {"error", "string"}, {"finished_at", "timestamp"},
 	}}
+}
+
+// CloudTrailTable is the stack's Glue table over a trail (cloudtrail.Columns
+// with their Glue types, the template's table) at location.
+func CloudTrailTable(loc cloudtrail.Location) Table {
+	t := Table{Name: cloudtrail.TableName, Prefix: loc.Prefix, Bucket: loc.Bucket, Format: "cloudtrail", fields: cloudtrail.Columns}
+	for _, f := range cloudtrail.Columns {
+		t.Columns = append(t.Columns, Column{Name: f.Name(), Type: f.GlueType()})
+	}
+	return t
+}
+
+// trailView is the DuckDB view of a trail's log files as Athena's
+// CloudTrail table: each file's Records unnested, every field under its
+// lowercase Glue name (JSON objects such as responseElements as their
+// text, null when CloudTrail wrote null), then the partitions account,
+// region and timestamp (yyyy/MM/dd) from the key. With no file, an empty
+// table of the same columns.
+func trailView(t Table, paths []string) string {
+	var sel, defs []string
+	for _, f := range t.fields {
+		sel = append(sel, trailSelect(f, "r."+quoteID(f.JSON))+" AS "+quoteID(f.Name()))
+		defs = append(defs, quoteID(f.Name())+" "+duckGlue(f))
+	}
+	parts := `, account VARCHAR, region VARCHAR, "timestamp" VARCHAR`
+	if len(paths) == 0 {
+		return fmt.Sprintf(`CREATE TABLE %q (%s%s)`, t.Name, strings.Join(defs, ", "), parts)
+	}
+	const re = `'/([0-9]{12})/CloudTrail/([a-z0-9-]+)/([0-9]{4}/[0-9]{2}/[0-9]{2})/[^/]+$'`
+	return fmt.Sprintf(`CREATE VIEW %q AS SELECT %s,
+  regexp_extract(filename, %s, 1) AS account, regexp_extract(filename, %s, 2) AS region, regexp_extract(filename, %s, 3) AS "timestamp"
+FROM (SELECT unnest("Records") AS r, replace(filename, '\', '/') AS filename
+      FROM read_json([%s], format = 'auto', filename = true, columns = {'Records': '%s[]'}))`,
+		t.Name, strings.Join(sel, ",\n  "), re, re, re, strings.Join(paths, ", "), strings.ReplaceAll(duckRead(cloudtrail.Field{Kind: cloudtrail.Struct, Fields: t.fields}), "'", "''"))
+}
+
+func quoteID(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// duckRead is the DuckDB type read_json reads a field as: JSON text stays
+// JSON, objects are structs keyed as CloudTrail writes them.
+func duckRead(f cloudtrail.Field) string {
+	switch f.Kind {
+	case cloudtrail.JSONText:
+		return "JSON"
+	case cloudtrail.Struct, cloudtrail.Array:
+		var fs []string
+		for _, c := range f.Fields {
+			fs = append(fs, quoteID(c.JSON)+" "+duckRead(c))
+		}
+		st := "STRUCT(" + strings.Join(fs, ", ") + ")"
+		if f.Kind == cloudtrail.Array {
+			return st + "[]"
+		}
+		return st
+	case cloudtrail.Map:
+		return "MAP(VARCHAR, VARCHAR)"
+	}
+	return "VARCHAR"
+}
+
+// duckGlue is the DuckDB type of the field as the view shows it: the Glue
+// type, with lowercase names.
+func duckGlue(f cloudtrail.Field) string {
+	switch f.Kind {
+	case cloudtrail.Struct, cloudtrail.Array:
+		var fs []string
+		for _, c := range f.Fields {
+			fs = append(fs, quoteID(c.Name())+" "+duckGlue(c))
+		}
+		st := "STRUCT(" + strings.Join(fs, ", ") + ")"
+		if f.Kind == cloudtrail.Array {
+			return st + "[]"
+		}
+		return st
+	case cloudtrail.Map:
+		return "MAP(VARCHAR, VARCHAR)"
+	}
+	return "VARCHAR"
+}
+
+// trailSelect renames a read field to the Glue shape.
+func trailSelect(f cloudtrail.Field, expr string) string {
+	switch f.Kind {
+	case cloudtrail.JSONText:
+		// A JSON null is SQL NULL, as Athena's JSON SerDe gives it.
+		return fmt.Sprintf("CASE WHEN %s IS NULL OR json_type(%s) = 'NULL' THEN NULL ELSE CAST(%s AS VARCHAR) END", expr, expr, expr)
+	case cloudtrail.Struct:
+		var fs []string
+		for _, c := range f.Fields {
+			fs = append(fs, quoteID(c.Name())+" := "+trailSelect(c, expr+"."+quoteID(c.JSON)))
+		}
+		return fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE struct_pack(%s) END", expr, strings.Join(fs, ", "))
+	case cloudtrail.Array:
+		var fs []string
+		for _, c := range f.Fields {
+			fs = append(fs, quoteID(c.Name())+" := "+trailSelect(c, "x."+quoteID(c.JSON)))
+		}
+		return fmt.Sprintf("list_transform(%s, x -> struct_pack(%s))", expr, strings.Join(fs, ", "))
+	}
+	return expr
 }
