@@ -173,8 +173,9 @@ func format(v any) *string {
 
 // file is one cached object of a table.
 type file struct {
-	key, path, dt string
-	size          int64
+	// rel is the key under the table's prefix.
+	key, rel, path, dt string
+	size               int64
 }
 
 // sync downloads the table's objects that changed since the last query
@@ -202,7 +203,7 @@ func (s *Server) sync(ctx context.Context, t Table) ([]file, error) {
 				continue
 			}
 			path := filepath.Join(root, filepath.FromSlash(rel))
-			f := file{key: key, path: path, dt: dt, size: aws.ToInt64(o.Size)}
+			f := file{key: key, rel: rel, path: path, dt: dt, size: aws.ToInt64(o.Size)}
 			keep[path] = true
 			if st, err := os.Stat(path); err != nil || st.Size() != f.size || st.ModTime().Before(aws.ToTime(o.LastModified)) {
 				if err := s.download(ctx, bucket, key, path); err != nil {
@@ -300,6 +301,15 @@ func (s *Server) view(t Table, files []file) error {
 		defs = append(defs, fmt.Sprintf("%q %s", c.Name, typ))
 		sel = append(sel, fmt.Sprintf("CAST(%q AS %s) AS %q", c.Name, typ, c.Name))
 	}
+	var sig strings.Builder
+	if t.Format == "cloudtrail" {
+		for _, f := range files {
+			fmt.Fprintf(&sig, "%s %d\n", f.path, f.size)
+		}
+		if last, ok := s.loaded[t.Name]; ok && last == sig.String() {
+			return nil
+		}
+	}
 	var kind string
 	err := s.db.QueryRow(`SELECT table_type FROM information_schema.tables WHERE table_name = ?`, t.Name).Scan(&kind)
 	switch {
@@ -315,14 +325,21 @@ func (s *Server) view(t Table, files []file) error {
 	}
 	var paths []string
 	for _, f := range files {
-		if (t.Format == "parquet" && strings.HasSuffix(f.path, ".parquet")) || (t.Format == "json" && strings.HasSuffix(f.path, ".json")) || t.Format == "cloudtrail" {
+		if (t.Format == "parquet" && strings.HasSuffix(f.path, ".parquet")) || (t.Format == "json" && strings.HasSuffix(f.path, ".json")) {
 			paths = append(paths, "'"+strings.ReplaceAll(filepath.ToSlash(f.path), "'", "''")+"'")
 		}
 	}
 	var q string
 	switch {
 	case t.Format == "cloudtrail":
-		q = trailView(t, paths)
+		merged := ""
+		if len(files) > 0 {
+			merged = filepath.Join(s.opts.Dir, ".trail-"+t.Name+".ndjson.gz")
+			if err := mergeTrail(files, merged); err != nil {
+				return err
+			}
+		}
+		q = trailView(t, merged)
 	case len(paths) == 0:
 		q = fmt.Sprintf(`CREATE TABLE %q (%s, dt VARCHAR)`, t.Name, strings.Join(defs, ", "))
 	case t.Format == "json":
@@ -332,8 +349,16 @@ func (s *Server) view(t Table, files []file) error {
 		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_parquet([%s], hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true)`,
 			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "))
 	}
-	_, err = s.db.Exec(q)
-	return err
+	if _, err = s.db.Exec(q); err != nil {
+		return err
+	}
+	if t.Format == "cloudtrail" {
+		if s.loaded == nil {
+			s.loaded = map[string]string{}
+		}
+		s.loaded[t.Name] = sig.String()
+	}
+	return nil
 }
 
 func jsonColumns(t Table) string {

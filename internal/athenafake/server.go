@@ -100,6 +100,9 @@ type Server struct {
 	queries map[string]*execution
 	order   []string
 	runMu   sync.Mutex // one query at a time on the one DuckDB connection
+	// loaded is, per trail table, the files its DuckDB table was loaded
+	// from: a trail's many small gzip files are read once, not per query.
+	loaded map[string]string
 }
 
 // execution is one query execution.

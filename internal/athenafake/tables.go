@@ -1,7 +1,14 @@
 package athenafake
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -48,28 +55,85 @@ func CloudTrailTable(loc cloudtrail.Location) Table {
 	return t
 }
 
-// trailView is the DuckDB view of a trail's log files as Athena's
-// CloudTrail table: each file's Records unnested, every field under its
-// lowercase Glue name (JSON objects such as responseElements as their
-// text, null when CloudTrail wrote null), then the partitions account,
-// region and timestamp (yyyy/MM/dd) from the key. With no file, an empty
-// table of the same columns.
-func trailView(t Table, paths []string) string {
+// trailView is the DuckDB table loaded from a trail's log files as Athena's
+// CloudTrail table: each record (from merged, mergeTrail's file) with
+// every field under its lowercase Glue name (JSON objects such as
+// responseElements as their text, null when CloudTrail wrote null), then
+// the partitions account, region and timestamp (yyyy/MM/dd) from its
+// file's key. With no file, an empty table of the same columns.
+func trailView(t Table, merged string) string {
 	var sel, defs []string
 	for _, f := range t.fields {
 		sel = append(sel, trailSelect(f, "r."+quoteID(f.JSON))+" AS "+quoteID(f.Name()))
 		defs = append(defs, quoteID(f.Name())+" "+duckGlue(f))
 	}
 	parts := `, account VARCHAR, region VARCHAR, "timestamp" VARCHAR`
-	if len(paths) == 0 {
+	if merged == "" {
 		return fmt.Sprintf(`CREATE TABLE %q (%s%s)`, t.Name, strings.Join(defs, ", "), parts)
 	}
-	const re = `'/([0-9]{12})/CloudTrail/([a-z0-9-]+)/([0-9]{4}/[0-9]{2}/[0-9]{2})/[^/]+$'`
-	return fmt.Sprintf(`CREATE VIEW %q AS SELECT %s,
-  regexp_extract(filename, %s, 1) AS account, regexp_extract(filename, %s, 2) AS region, regexp_extract(filename, %s, 3) AS "timestamp"
-FROM (SELECT unnest("Records") AS r, replace(filename, '\', '/') AS filename
-      FROM read_json([%s], format = 'auto', filename = true, columns = {'Records': '%s[]'}))`,
-		t.Name, strings.Join(sel, ",\n  "), re, re, re, strings.Join(paths, ", "), strings.ReplaceAll(duckRead(cloudtrail.Field{Kind: cloudtrail.Struct, Fields: t.fields}), "'", "''"))
+	const re = `'^([0-9]{12})/CloudTrail/([a-z0-9-]+)/([0-9]{4}/[0-9]{2}/[0-9]{2})/[^/]+$'`
+	return fmt.Sprintf(`CREATE TABLE %q AS SELECT %s,
+  regexp_extract(f, %s, 1) AS account, regexp_extract(f, %s, 2) AS region, regexp_extract(f, %s, 3) AS "timestamp"
+FROM read_json('%s', format = 'newline_delimited', columns = {'r': '%s', 'f': 'VARCHAR'})`,
+		t.Name, strings.Join(sel, ",\n  "), re, re, re, strings.ReplaceAll(filepath.ToSlash(merged), "'", "''"),
+		strings.ReplaceAll(duckRead(cloudtrail.Field{Kind: cloudtrail.Struct, Fields: t.fields}), "'", "''"))
+}
+
+// mergeTrail writes the records of a trail's gzip log files as one gzip
+// JSON-lines file, {"r": record, "f": the file's key under the table's
+// prefix} per line: DuckDB reads one file in a fraction of the time it
+// takes over thousands of small ones (a week of a busy trail).
+func mergeTrail(files []file, path string) error {
+	out, err := os.Create(path + ".part")
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(out)
+	bw := bufio.NewWriter(zw)
+	write := func() error {
+		for _, f := range files {
+			if err := appendRecords(bw, f); err != nil {
+				return fmt.Errorf("%s: %w", f.key, err)
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return zw.Close()
+	}
+	if err := errors.Join(write(), out.Close()); err != nil {
+		os.Remove(path + ".part")
+		return err
+	}
+	return os.Rename(path+".part", path)
+}
+
+// appendRecords writes one log file's records as lines.
+func appendRecords(w *bufio.Writer, f file) error {
+	in, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Records []json.RawMessage
+	}
+	if err := json.NewDecoder(zr).Decode(&doc); err != nil {
+		return err
+	}
+	key, _ := json.Marshal(f.rel)
+	for _, r := range doc.Records {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, r); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, `{"f":%s,"r":%s}`+"\n", key, compact.Bytes())
+	}
+	return nil
 }
 
 func quoteID(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

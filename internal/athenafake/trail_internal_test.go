@@ -62,7 +62,8 @@ func TestTrailTableTypes(t *testing.T) {
 	zw.Write([]byte(`{"Records":[{"eventVersion":"1.09","eventTime":"2026-11-23T10:00:00Z","eventName":"StartSession","responseElements":null,"requestParameters":{"target":"i-1"}}]}`))
 	zw.Close()
 	os.WriteFile(path, buf.Bytes(), 0o644)
-	for _, files := range [][]file{{{path: path, dt: "2026-11-23"}}, nil} {
+	rel := "123456789012/CloudTrail/eu-west-1/2026/11/23/123456789012_CloudTrail_eu-west-1_20261123T1005Z_abc.json.gz"
+	for _, files := range [][]file{{{path: path, rel: rel, dt: "2026-11-23"}}, nil} {
 		if err := s.view(tbl, files); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,8 @@ func TestTrailTableTypes(t *testing.T) {
 		}
 	}
 	// Null responseElements is NULL; an object is its JSON text.
-	if err := s.view(tbl, []file{{path: path}}); err != nil {
+	delete(s.loaded, tbl.Name)
+	if err := s.view(tbl, []file{{path: path, rel: rel}}); err != nil {
 		t.Fatal(err)
 	}
 	var resp, target, ts, acct *string

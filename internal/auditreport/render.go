@@ -158,6 +158,18 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 		bars("durations", "Session durations", "duration", s.Durations, same),
 		bars("documents", "Documents used", "document", s.Documents, same),
 	)
+	if s.Trail.On() {
+		trailBars := func(id, title, what, unit string, cs []Count, label func(string) string) chart {
+			c := bars(id, title, what, cs, label)
+			c.Head[1], c.Empty = unit, len(cs) == 0
+			return c
+		}
+		pg.Charts = append(pg.Charts,
+			trailBars("denied-by-caller", fmt.Sprintf("Denied session attempts: top %d people", topN), "person", "attempts", s.Trail.DeniedByCaller, owner.Label),
+			trailBars("sources", fmt.Sprintf("Top %d source addresses of sessions (CloudTrail)", topN), "source address", "sessions", s.Trail.Sources, same),
+			trailBars("clients", "Sessions started in the console, with the CLI or an SDK", "client", "sessions", s.Trail.Clients, same),
+		)
+	}
 
 	for _, f := range s.Findings {
 		res := s.results[f.ID]
@@ -222,7 +234,18 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>
 <tr><td>Document allow-list</td><td>{{range $i, $d := .S.Thresholds.AllowedDocuments}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
 <tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
+<tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
 </table>
+
+<section id="cloudtrail-context" data-trail="{{if .S.Trail.On}}on{{else}}off{{end}}">
+<h2>CloudTrail context</h2>
+{{if .S.Trail.On}}<p>Read in place from <span class="mono">{{.S.Trail.Location}}</span>: who started each session from which address and with what client, and the attempts Session Manager refused, which the session history never lists.</p>
+<table>
+<tr><th>Sessions started (StartSession)</th><td class="n" id="trail-starts" data-value="{{.S.Trail.Starts}}">{{.S.Trail.Starts}}</td><td>{{.S.Trail.StartsWithMFA}} by callers signed in with MFA</td></tr>
+<tr><th>Denied session attempts</th><td class="n" id="trail-denied" data-value="{{.S.Trail.DeniedAttempts}}">{{.S.Trail.DeniedAttempts}}</td><td>by {{.S.Trail.DeniedCallers}} {{if eq .S.Trail.DeniedCallers 1}}principal{{else}}principals{{end}}; every one in denied.csv</td></tr>
+</table>
+{{else}}<p class="off" id="trail-off"><strong>This context is off:</strong> no CloudTrail trail is configured (the stack parameter CloudTrailLocation, AUDIT_CLOUDTRAIL_LOCATION), so this report shows no denied session attempts, no source addresses and not how sessions were started.</p>{{end}}
+</section>
 
 <section id="completeness">
 <h2>Completeness</h2>

@@ -347,8 +347,8 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 			t.Errorf("chart %s: %d marks and %d table cells differ", id, len(marks), len(cells))
 		}
 	})
-	if charts != 6 {
-		t.Errorf("%d charts, want 6", charts)
+	if want := map[bool]int{false: 6, true: 9}[s.Trail.On()]; charts != want {
+		t.Errorf("%d charts, want %d", charts, want)
 	}
 	walk(doc, func(n *html.Node) {
 		id, ok := attr(n, "data-finding")
