@@ -21,7 +21,9 @@ import (
 
 	"github.com/session-audit/session-audit/internal/athenafake"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
@@ -69,6 +71,10 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	localTrail, err := cloudtrail.ParseLocation(LocalTrailLocation)
+	if err != nil {
+		return err
+	}
 	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket})
 	if err != nil {
 		return err
@@ -78,7 +84,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	fake, err := athenafake.New(athenafake.Options{
 		S3: s3c, Bucket: LocalBucket, Database: localDatabase, WorkGroup: localWorkGroup,
 		OutputLocation: "s3://" + LocalBucket + "/athena-results/", Dir: filepath.Join(*lf.out, ".athena"),
-		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)},
+		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix), athenafake.CloudTrailTable(localTrail)},
 		Now:    c.now,
 	})
 	if err != nil {
@@ -139,6 +145,11 @@ func (c *cmd) makeReport(ctx context.Context, prefix, event, athenaURL string, s
 	vars := map[string]string{
 		"AUDIT_BUCKET": LocalBucket, "AUDIT_PREFIX": prefix, "AUDIT_ATHENA_WORKGROUP": localWorkGroup,
 		"AUDIT_GLUE_DATABASE": localDatabase, "AUDIT_REPORT_TOPIC": "", "AUDIT_SLOT": "24h",
+		// The demo's emulated organization trail (demo writes it).
+		cloudtrail.EnvLocation: LocalTrailLocation,
+	}
+	if c.getenv(findings.EnvAllowedSourceCIDRs) == "" {
+		vars[findings.EnvAllowedSourceCIDRs] = localAllowedCIDRs
 	}
 	cfg, err := auditreport.ConfigFromEnv(func(k string) string {
 		if v, ok := vars[k]; ok {
@@ -167,7 +178,7 @@ func (c *cmd) makeReport(ctx context.Context, prefix, event, athenaURL string, s
 	fmt.Fprintf(c.stderr, "report: %s %s to %s, %d sessions, %d Athena queries in %s\n", out.Kind, out.From, out.To, out.Sessions, len(out.Queries), time.Since(began).Round(time.Millisecond))
 	for _, f := range auditreport.FindingIDs() {
 		if n, ok := out.Findings[f]; ok {
-			fmt.Fprintf(c.stderr, "  %-14s %d\n", f, n)
+			fmt.Fprintf(c.stderr, "  %-16s %d\n", f, n)
 		}
 	}
 	return out, nil
