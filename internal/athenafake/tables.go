@@ -138,36 +138,28 @@ func appendRecords(w *bufio.Writer, f file) error {
 
 func quoteID(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// duckRead is the DuckDB type read_json reads a field as: JSON text stays
-// JSON, objects are structs keyed as CloudTrail writes them.
+// duckRead is the DuckDB type read_json reads a field as: objects are
+// structs keyed as CloudTrail writes them, JSON text stays JSON.
 func duckRead(f cloudtrail.Field) string {
-	switch f.Kind {
-	case cloudtrail.JSONText:
-		return "JSON"
-	case cloudtrail.Struct, cloudtrail.Array:
-		var fs []string
-		for _, c := range f.Fields {
-			fs = append(fs, quoteID(c.JSON)+" "+duckRead(c))
-		}
-		st := "STRUCT(" + strings.Join(fs, ", ") + ")"
-		if f.Kind == cloudtrail.Array {
-			return st + "[]"
-		}
-		return st
-	case cloudtrail.Map:
-		return "MAP(VARCHAR, VARCHAR)"
-	}
-	return "VARCHAR"
+	return duckStruct(f, func(c cloudtrail.Field) string { return c.JSON }, "JSON")
 }
 
-// duckGlue is the DuckDB type of the field as the view shows it: the Glue
-// type, with lowercase names.
+// duckGlue is the DuckDB type of the field as the table shows it: the
+// Glue type, with lowercase names.
 func duckGlue(f cloudtrail.Field) string {
+	return duckStruct(f, cloudtrail.Field.Name, "VARCHAR")
+}
+
+// duckStruct spells a field's DuckDB type with its fields named by name and
+// JSON text as text.
+func duckStruct(f cloudtrail.Field, name func(cloudtrail.Field) string, text string) string {
 	switch f.Kind {
+	case cloudtrail.JSONText:
+		return text
 	case cloudtrail.Struct, cloudtrail.Array:
 		var fs []string
 		for _, c := range f.Fields {
-			fs = append(fs, quoteID(c.Name())+" "+duckGlue(c))
+			fs = append(fs, quoteID(name(c))+" "+duckStruct(c, name, text))
 		}
 		st := "STRUCT(" + strings.Join(fs, ", ") + ")"
 		if f.Kind == cloudtrail.Array {
