@@ -262,29 +262,41 @@ var strangers = []string{
 
 // denied are refused StartSession calls: AccessDenied (no policy allows
 // the target) or TargetNotConnected (the agent is offline), with
-// responseElements null.
+// responseElements null. They come as people do: about thirty principal
+// and target pairs, a few tried again and again, the error the same for a
+// pair.
 func denied(rng *randv2.Rand, sessions []types.Session, o Options) []Record {
 	if o.Denied <= 0 || len(sessions) == 0 || !o.To.After(o.From) {
 		return nil
 	}
+	type pair struct {
+		arn, target string
+		offline     bool
+	}
+	pairs := make([]pair, 30)
+	for i := range pairs {
+		s := sessions[rng.IntN(len(sessions))]
+		p := pair{arn: aws.ToString(s.Owner), target: aws.ToString(s.Target), offline: rng.IntN(4) == 0}
+		if rng.IntN(3) == 0 {
+			p.arn = fmt.Sprintf(strangers[rng.IntN(len(strangers))], o.Account)
+		}
+		pairs[i] = p
+	}
 	var out []Record
 	span := o.To.Sub(o.From)
 	for range o.Denied {
-		s := sessions[rng.IntN(len(sessions))]
-		arn, target := aws.ToString(s.Owner), aws.ToString(s.Target)
-		if rng.IntN(3) == 0 {
-			arn = fmt.Sprintf(strangers[rng.IntN(len(strangers))], o.Account)
-		}
+		u := rng.Float64()
+		p := pairs[int(u*u*float64(len(pairs)))]
 		at := o.From.Add(time.Duration(rng.Int64N(int64(span))) / time.Second * time.Second)
-		r := base(rng, o, arn, pickClient(rng, arn), at, "StartSession")
-		r.RequestParameters = map[string]any{"target": target}
+		r := base(rng, o, p.arn, pickClient(rng, p.arn), at, "StartSession")
+		r.RequestParameters = map[string]any{"target": p.target}
 		r.ResponseElements = nil
-		if rng.IntN(4) == 0 {
-			r.ErrorCode, r.ErrorMessage = "TargetNotConnected", target+" is not connected."
+		if p.offline {
+			r.ErrorCode, r.ErrorMessage = "TargetNotConnected", p.target+" is not connected."
 		} else {
 			r.ErrorCode = "AccessDenied"
 			r.ErrorMessage = fmt.Sprintf("User: %s is not authorized to perform: ssm:StartSession on resource: arn:aws:ec2:%s:%s:instance/%s because no identity-based policy allows the ssm:StartSession action",
-				arn, o.Region, o.Account, target)
+				p.arn, o.Region, o.Account, p.target)
 		}
 		out = append(out, r)
 	}
