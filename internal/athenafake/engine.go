@@ -24,8 +24,9 @@ import (
 //     UTC; DuckDB would use the machine's zone otherwise);
 //   - day_of_week, Trino's ISO day of the week, which DuckDB spells isodow;
 //   - the CloudTrail queries' json_extract_scalar (json_extract_string),
-//     from_iso8601_timestamp (a cast: eventTime is RFC 3339 in UTC) and
-//     regexp_like (regexp_matches).
+//     from_iso8601_timestamp (a cast: eventTime is RFC 3339 in UTC),
+//     regexp_like (regexp_matches) and date_format (strftime: the same
+//     %Y/%m/%d specifiers).
 //
 // count_if, max_by, AT TIME ZONE, hour, CAST, TIMESTAMP and DATE literals,
 // INTERVAL '30' DAY and current_date are the same text in both engines, so
@@ -37,6 +38,7 @@ var setup = []string{
 	`CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)`,
 	`CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)`,
 	`CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)`,
+	`CREATE MACRO date_format(ts, f) AS strftime(ts, f)`,
 }
 
 // run executes a query: it brings the tables' objects up to date, points

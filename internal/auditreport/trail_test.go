@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+
 	"github.com/session-audit/session-audit/internal/auditreport"
 	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/owner"
@@ -206,4 +210,59 @@ func TestTrailConfigNamesTheVariable(t *testing.T) {
 			t.Errorf("%q, %q: error %v, want one saying %s", tc.loc, tc.cidrs, err, tc.want)
 		}
 	}
+}
+
+// TestTrailNamedQueries runs the stack's saved trail queries (the last 30
+// days, as template.yaml holds them) on the emulator: the events query
+// returns every Session Manager event of the trail, the denied query one
+// row per principal, target and error.
+func TestTrailNamedQueries(t *testing.T) {
+	e := newTrailEnv(t, 500, nil, nil, &trailOpts{location: trailLocation})
+	groups := map[string]bool{}
+	for _, r := range e.trail {
+		if r.ErrorCode != "" {
+			groups[r.UserIdentity.ARN+" "+r.RequestParameters["target"].(string)+" "+r.ErrorCode] = true
+		}
+	}
+	for _, tc := range []struct {
+		name, sql string
+		want      int
+	}{
+		{"session-manager-events", findings.Events(findings.Last30Days), len(e.trail)},
+		{"denied-session-attempts", mustFinding(t, "denied").SQL(findings.Defaults(), findings.Last30Days), len(groups)},
+	} {
+		out, err := e.client.StartQueryExecution(context.Background(), &athena.StartQueryExecutionInput{
+			QueryString: aws.String("SELECT count(*) AS n FROM (\n" + tc.sql + "\n)"), WorkGroup: aws.String(wg),
+			QueryExecutionContext: &athenatypes.QueryExecutionContext{Database: aws.String(database)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			st, err := e.client.GetQueryExecution(context.Background(), &athena.GetQueryExecutionInput{QueryExecutionId: out.QueryExecutionId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := st.QueryExecution.Status.State; s == athenatypes.QueryExecutionStateFailed {
+				t.Fatalf("%s: %s", tc.name, aws.ToString(st.QueryExecution.Status.StateChangeReason))
+			} else if s == athenatypes.QueryExecutionStateSucceeded {
+				break
+			}
+		}
+		res, err := e.client.GetQueryResults(context.Background(), &athena.GetQueryResultsInput{QueryExecutionId: out.QueryExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(res.ResultSet.Rows[1].Data[0].VarCharValue); got != strconv.Itoa(tc.want) || tc.want == 0 {
+			t.Errorf("%s: %s rows, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func mustFinding(t *testing.T, id string) findings.Finding {
+	t.Helper()
+	f, ok := findings.ByID(id)
+	if !ok {
+		t.Fatalf("no finding %s", id)
+	}
+	return f
 }
