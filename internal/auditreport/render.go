@@ -199,8 +199,12 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 		res := s.results[f.ID]
 		def, _ := findings.ByID(f.ID)
 		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
-		fv.More = res.Count - len(res.Rows)
-		for _, row := range res.Rows {
+		rows := res.Rows
+		if len(rows) > sampleRows {
+			rows = rows[:sampleRows] // the CSV has them all
+		}
+		fv.More = res.Count - len(rows)
+		for _, row := range rows {
 			cells := make([]rowCell, len(row))
 			for j, x := range row {
 				cells[j] = showCell(res.Columns[j], str(x))

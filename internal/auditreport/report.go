@@ -129,6 +129,12 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			if !c.Trail.On() || (f.ID == "outside-sources" && len(c.Params.AllowedSourceCIDRs) == 0) {
 				continue
 			}
+			if f.ID == "denied" || f.ID == "clients" {
+				// Every row in memory: the trail's totals and the denied
+				// chart are summed from them, not read again from the trail.
+				qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: -1, toCSV: true})
+				continue
+			}
 		case c.Trail.On():
 			// Every session row carries its source address from the trail.
 			qs = append(qs, named{name: f.ID, sql: findings.WithSourceIP(f.SQL(c.Params, w), w), keep: sampleRows, toCSV: true})

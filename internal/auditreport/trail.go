@@ -1,17 +1,19 @@
 package auditreport
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/session-audit/session-audit/internal/findings"
 )
 
-// Names of the aggregate queries over the trail.
-const (
-	qTrailTotals  = "trail-totals"
-	qDeniedPeople = "denied-attempts-by-caller"
-	qSources      = "top-source-addresses"
-)
+// qSources is the aggregate query over the trail behind the source
+// addresses chart; the other trail numbers are sums over the rows of the
+// denied and clients findings, so the report reads the trail no more often
+// than it must.
+const qSources = "top-source-addresses"
 
 // TrailContext is the CloudTrail context of a report. With no trail
 // configured Location is empty, every count zero, and the report says the
@@ -49,61 +51,59 @@ func cidrs(p findings.Params) []string {
 	return out
 }
 
-// trailAggregates are the trail's counts and the charts' queries.
+// trailAggregates are the trail's queries beside its findings.
 func trailAggregates(w findings.Window) []named {
-	ev := findings.TrailEvents(w)
-	return []named{
-		{name: qTrailTotals, keep: -1, sql: fmt.Sprintf(`%s
-SELECT count_if(error_code IS NULL AND event_name = 'StartSession') AS starts,
-       count_if(error_code IS NULL AND event_name = 'StartSession' AND mfa_authenticated = 'true') AS starts_with_mfa,
-       count_if(error_code IS NOT NULL) AS denied_attempts,
-       count(DISTINCT CASE WHEN error_code IS NOT NULL THEN caller_arn END) AS denied_callers
-FROM ssm_events`, ev)},
-		{name: qDeniedPeople, keep: -1, sql: fmt.Sprintf(`%s
-SELECT caller_arn, count(*) AS attempts
-FROM ssm_events
-WHERE error_code IS NOT NULL
-GROUP BY caller_arn
-ORDER BY attempts DESC, caller_arn
-LIMIT %d`, ev, topN)},
-		{name: qSources, keep: -1, sql: fmt.Sprintf(`%s
+	return []named{{name: qSources, keep: -1, sql: fmt.Sprintf(`%s
 SELECT source_ip, count(*) AS sessions
 FROM ssm_events
 WHERE error_code IS NULL AND event_name = 'StartSession'
 GROUP BY source_ip
 ORDER BY sessions DESC, source_ip
-LIMIT %d`, ev, topN)},
-	}
+LIMIT %d`, findings.TrailEvents(w), topN)}}
 }
 
-// fillTrail reads the trail's aggregates and the clients finding.
+// fillTrail reads the trail's numbers: the starts (with MFA) and clients
+// from the clients finding, the denied attempts, their principals and the
+// top of them from the denied finding, and the source addresses.
 func (s *Summary) fillTrail() error {
 	if !s.Trail.On() {
 		return nil
 	}
-	tot := s.results[qTrailTotals]
-	if len(tot.Rows) != 1 {
-		return fmt.Errorf("athena query %s (%s): %d rows, want 1", tot.ID, tot.Name, len(tot.Rows))
-	}
-	for col, dst := range map[string]*int64{"starts": &s.Trail.Starts, "starts_with_mfa": &s.Trail.StartsWithMFA,
-		"denied_attempts": &s.Trail.DeniedAttempts, "denied_callers": &s.Trail.DeniedCallers} {
-		i, err := tot.column(col)
-		if err != nil {
-			return err
-		}
-		if *dst, err = num(tot, tot.Rows[0], i); err != nil {
-			return err
-		}
-	}
 	var err error
-	if s.Trail.DeniedByCaller, err = counts(s.results[qDeniedPeople], "caller_arn", "attempts"); err != nil {
+	cl := s.results["clients"]
+	if s.Trail.Clients, err = counts(cl, "client", "sessions"); err != nil {
 		return err
+	}
+	mfa, err := counts(cl, "client", "with_mfa")
+	if err != nil {
+		return err
+	}
+	for i := range s.Trail.Clients {
+		s.Trail.Starts += s.Trail.Clients[i].Count
+		s.Trail.StartsWithMFA += mfa[i].Count
+	}
+	byCaller, err := counts(s.results["denied"], "caller_arn", "attempts")
+	if err != nil {
+		return err
+	}
+	sums := map[string]int64{}
+	for _, c := range byCaller {
+		sums[c.Key] += c.Count
+		s.Trail.DeniedAttempts += c.Count
+	}
+	s.Trail.DeniedCallers = int64(len(sums))
+	s.Trail.DeniedByCaller = []Count{}
+	for k, n := range sums {
+		s.Trail.DeniedByCaller = append(s.Trail.DeniedByCaller, Count{k, n})
+	}
+	// Most attempts first, ties by the ARN, as the other top charts.
+	slices.SortFunc(s.Trail.DeniedByCaller, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
+	})
+	if len(s.Trail.DeniedByCaller) > topN {
+		s.Trail.DeniedByCaller = s.Trail.DeniedByCaller[:topN]
 	}
 	if s.Trail.Sources, err = counts(s.results[qSources], "source_ip", "sessions"); err != nil {
-		return err
-	}
-	// Every client row is in memory: there are three at most.
-	if s.Trail.Clients, err = counts(s.results["clients"], "client", "sessions"); err != nil {
 		return err
 	}
 	return nil
