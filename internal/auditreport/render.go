@@ -50,13 +50,17 @@ type rowCell struct {
 	Text, Title string
 }
 
-// personColumns hold principal ARNs: shown as people, the ARN in the title.
-var personColumns = map[string]bool{"owner": true, "caller_arn": true}
+// columnLabels say how a finding's column is shown: principal ARNs as
+// people, the ARN in the title. This is where names from other tables
+// drop in (a target's machine name from the nodes snapshot, an account's
+// name from the accounts table): a label function per column, the value
+// kept in the title.
+var columnLabels = map[string]func(string) string{"owner": owner.Label, "caller_arn": owner.Label}
 
 // showCell is a finding cell as shown.
 func showCell(column, value string) rowCell {
-	if personColumns[column] && value != "" {
-		if l := owner.Label(value); l != value {
+	if label, ok := columnLabels[column]; ok && value != "" {
+		if l := label(value); l != value {
 			return rowCell{Text: l, Title: value}
 		}
 	}
