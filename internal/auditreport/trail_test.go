@@ -55,6 +55,12 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 	// The counts in Go.
 	type group struct{ caller, target, code string }
 	denied := map[group]int{}
+	// Per denied group: its source addresses, first and last attempt.
+	deniedIPs := map[group]map[string]bool{}
+	first, last := map[group]string{}, map[group]string{}
+	// Per client: its people and the starts with MFA.
+	people := map[string]map[string]bool{}
+	withMFA := map[string]int{}
 	deniedBy := map[string]int64{}
 	clients, sources := map[string]int64{}, map[string]int64{}
 	var starts, mfa int64
@@ -68,8 +74,17 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 	for _, r := range inWeekEvents(e.trail) {
 		switch {
 		case r.ErrorCode != "":
-			denied[group{r.UserIdentity.ARN, r.RequestParameters["target"].(string), r.ErrorCode}]++
+			g := group{r.UserIdentity.ARN, r.RequestParameters["target"].(string), r.ErrorCode}
+			denied[g]++
 			deniedBy[r.UserIdentity.ARN]++
+			if deniedIPs[g] == nil {
+				deniedIPs[g] = map[string]bool{}
+			}
+			deniedIPs[g][r.SourceIPAddress] = true
+			if first[g] == "" || r.EventTime < first[g] {
+				first[g] = r.EventTime
+			}
+			last[g] = max(last[g], r.EventTime)
 		case r.EventName == "StartSession" || r.EventName == "ResumeSession":
 			id := r.ResponseElements["sessionId"].(string)
 			if findings.Outside(allowed, r.SourceIPAddress) {
@@ -82,7 +97,15 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 			if r.UserIdentity.SessionContext != nil && r.UserIdentity.SessionContext.Attributes.MFAAuthenticated == "true" {
 				mfa++
 			}
-			clients[findings.ClientOf(r.UserAgent, r.SessionCredentialFromConsole == "true")]++
+			cl := findings.ClientOf(r.UserAgent, r.SessionCredentialFromConsole == "true")
+			clients[cl]++
+			if people[cl] == nil {
+				people[cl] = map[string]bool{}
+			}
+			people[cl][r.UserIdentity.ARN] = true
+			if r.UserIdentity.SessionContext != nil && r.UserIdentity.SessionContext.Attributes.MFAAuthenticated == "true" {
+				withMFA[cl]++
+			}
 			sources[r.SourceIPAddress]++
 		}
 	}
@@ -110,9 +133,23 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 	}
 	for _, r := range recs {
 		g := group{r[col("caller_arn")], r[col("target")], r[col("error_code")]}
-		if strconv.Itoa(denied[g]) != r[col("attempts")] || r[col("error_message")] == "" {
-			t.Errorf("denied row %v: want %d attempts", r, denied[g])
+		at := func(s string) string { t, _ := time.Parse(time.RFC3339, s); return t.Format("2006-01-02 15:04:05.000") }
+		if strconv.Itoa(denied[g]) != r[col("attempts")] || r[col("error_message")] == "" ||
+			strconv.Itoa(len(deniedIPs[g])) != r[col("source_addresses")] || at(first[g]) != r[col("first_attempt")] || at(last[g]) != r[col("last_attempt")] {
+			t.Errorf("denied row %v: want %d attempts from %d addresses, %s to %s", r, denied[g], len(deniedIPs[g]), first[g], last[g])
 		}
+	}
+	// clients.csv: sessions, people and starts with MFA per client.
+	head, recs = readCSV(t, objs[folder+"clients.csv"])
+	for _, r := range recs {
+		cl := r[slices.Index(head, "client")]
+		if r[slices.Index(head, "sessions")] != strconv.FormatInt(clients[cl], 10) || r[slices.Index(head, "people")] != strconv.Itoa(len(people[cl])) ||
+			r[slices.Index(head, "with_mfa")] != strconv.Itoa(withMFA[cl]) {
+			t.Errorf("clients row %v: want %d sessions, %d people, %d with MFA", r, clients[cl], len(people[cl]), withMFA[cl])
+		}
+	}
+	if len(recs) != len(clients) {
+		t.Errorf("clients.csv has %d rows, want %d", len(recs), len(clients))
 	}
 	// outside-sources.csv: exactly the events from outside.
 	head, recs = readCSV(t, objs[folder+"outside-sources.csv"])
