@@ -114,7 +114,7 @@ func newTrailEnv(t *testing.T, n int, extra []types.Session, fail func(string) s
 	if _, err := h.Handle(ctx, json.RawMessage(ev)); err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	tables := []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)}
+	tables := athenafake.Tables(prefix)
 	vars := map[string]string{
 		"AUDIT_BUCKET": bucket, "AUDIT_ATHENA_WORKGROUP": wg, "AUDIT_GLUE_DATABASE": database,
 		"AUDIT_TIME_ZONE": "Europe/Berlin", "AUDIT_COVERAGE_TABLE": "coverage",

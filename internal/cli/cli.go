@@ -66,6 +66,10 @@ Commands:
             bucket AUDIT_BUCKET names, else session-audit-local; prints its path
   org       one organization run (Plan, exports, Coverage) and its coverage table
             (with --local: under out/org unless --out says otherwise)
+  exceptions check FILE
+            validate an exceptions file before uploading it to
+            <prefix>/exceptions.yaml (exit 1 when the report would not apply
+            an entry, or could not read the file)
   emulate   start the SSM and STS emulators and the S3 server on local ports
             and print the environment that points the function at them
   help      print this help
@@ -126,6 +130,8 @@ func Main(args []string, env Env) int {
 		err = c.report(ctx, args[1:])
 	case "org":
 		err = c.org(ctx, args[1:])
+	case "exceptions":
+		err = c.exceptionsCmd(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2

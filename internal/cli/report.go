@@ -81,7 +81,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 		coverage = athenafake.CoverageTable(prefix).Name
 	}
 	// The demo's emulated trail: the report reads it as CloudTrailLocation.
-	tables := []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)}
+	tables := athenafake.Tables(prefix)
 	trail := ""
 	if _, err := os.Stat(filepath.Join(bucketDir, filepath.FromSlash(localTrailPrefix))); err == nil {
 		trail = localTrailLocation(bucket)
