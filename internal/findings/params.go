@@ -2,6 +2,7 @@ package findings
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type Params struct {
 	// PrivilegedOwners are SQL LIKE patterns matched against the lowercased
 	// owner ARN ("%" any text, "_" any one character).
 	PrivilegedOwners []string
+	// AllowedSourceCIDRs are the IPv4 networks sessions may come from;
+	// empty turns the outside-sources finding off.
+	AllowedSourceCIDRs []netip.Prefix
 }
 
 // Defaults are the thresholds the stack's parameters default to.
@@ -88,6 +92,11 @@ func FromEnv(getenv func(string) string) (Params, error) {
 	if v := strings.TrimSpace(getenv(EnvPrivilegedOwners)); v != "" {
 		p.PrivilegedOwners = splitList(strings.ToLower(v))
 	}
+	cidrs, err := ParseCIDRs(getenv(EnvAllowedSourceCIDRs))
+	if err != nil {
+		return Params{}, err
+	}
+	p.AllowedSourceCIDRs = cidrs
 	return p, p.Validate()
 }
 
@@ -162,6 +171,9 @@ type args struct {
 	long, longSeconds string
 	// privileged are the LIKE patterns joined by privilegedSep.
 	privileged string
+	// params are the thresholds themselves, for the findings the template
+	// does not save (the trail's source CIDRs); zero in TemplateArgs.
+	params Params
 }
 
 // The separators of the lists in the queries.
@@ -183,6 +195,7 @@ func (p Params) args() args {
 		documents: strings.Join(p.AllowedDocuments, documentSep),
 		long:      p.longText(), longSeconds: longSeconds(p.longText()),
 		privileged: strings.Join(p.PrivilegedOwners, privilegedSep),
+		params:     p,
 	}
 }
 
