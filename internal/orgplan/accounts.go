@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/session-audit/session-audit/internal/accounts"
 )
 
 // accountRE is an AWS account id: 12 digits.
@@ -110,11 +112,139 @@ type ParentAccountsAPI interface {
 	ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error)
 }
 
-// OrgAPI is what Organization needs: the three listing calls.
+// OUAPI is what Organization.Describe needs besides ListAccountsForParent
+// to name each account's organizational units: the root, the OUs under a
+// parent (with their names), and, from an OU given by id, its parents up
+// to the root.
+type OUAPI interface {
+	ListRoots(ctx context.Context, in *organizations.ListRootsInput, optFns ...func(*organizations.Options)) (*organizations.ListRootsOutput, error)
+	ListOrganizationalUnitsForParent(ctx context.Context, in *organizations.ListOrganizationalUnitsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error)
+	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
+	DescribeOrganizationalUnit(ctx context.Context, in *organizations.DescribeOrganizationalUnitInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationalUnitOutput, error)
+}
+
+// OrgAPI is what Organization needs: the three listing calls, and the
+// OU calls of Describe.
 type OrgAPI interface {
 	AccountsAPI
 	ChildrenAPI
 	ParentAccountsAPI
+	OUAPI
+}
+
+// MaxOUDepth bounds the walk up from an OU to the root: Organizations
+// nests OUs at most five deep under the root.
+const MaxOUDepth = 5
+
+// Describe lists the accounts of the organization (every state), or of
+// the given OUs and every OU below them, each with its name, email, status
+// and OU path ("Root/Workloads/Prod"), for the accounts table. It walks
+// the OU tree from the top: ListRoots, then per OU one
+// ListOrganizationalUnitsForParent and one ListAccountsForParent (and their
+// further pages), so its calls grow with the OUs and the accounts / 20,
+// never with one call per account; an OU given by id is first named with
+// ListParents and DescribeOrganizationalUnit up to the root (at most
+// MaxOUDepth levels).
+func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
+	paths := map[string]string{}
+	var queue []string
+	if len(o.OUs) == 0 {
+		p := organizations.NewListRootsPaginator(o.API, &organizations.ListRootsInput{})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListRoots", err)
+			}
+			for _, r := range out.Roots {
+				paths[aws.ToString(r.Id)] = "Root"
+				queue = append(queue, aws.ToString(r.Id))
+			}
+		}
+	}
+	for _, ou := range o.OUs {
+		path, err := o.pathOf(ctx, ou)
+		if err != nil {
+			return nil, err
+		}
+		paths[ou] = path
+		queue = append(queue, ou)
+	}
+	seen := map[string]bool{}
+	visited := map[string]bool{}
+	var rows []accounts.Row
+	for len(queue) > 0 {
+		ou := queue[0]
+		queue = queue[1:]
+		if visited[ou] {
+			continue
+		}
+		visited[ou] = true
+		ap := organizations.NewListAccountsForParentPaginator(o.API, &organizations.ListAccountsForParentInput{ParentId: aws.String(ou)})
+		for ap.HasMorePages() {
+			out, err := ap.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListAccountsForParent "+ou, err)
+			}
+			for _, a := range out.Accounts {
+				id := aws.ToString(a.Id)
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				state := string(a.State)
+				if state == "" {
+					state = string(a.Status)
+				}
+				rows = append(rows, accounts.Row{AccountID: id, Name: accounts.Text(aws.ToString(a.Name)), Email: accounts.Text(aws.ToString(a.Email)),
+					Status: accounts.Text(state), OUPath: accounts.Text(paths[ou])})
+			}
+		}
+		up := organizations.NewListOrganizationalUnitsForParentPaginator(o.API, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(ou)})
+		for up.HasMorePages() {
+			out, err := up.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListOrganizationalUnitsForParent "+ou, err)
+			}
+			for _, c := range out.OrganizationalUnits {
+				id := aws.ToString(c.Id)
+				if _, ok := paths[id]; !ok {
+					paths[id] = paths[ou] + "/" + aws.ToString(c.Name)
+				}
+				queue = append(queue, id)
+			}
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].AccountID < rows[j].AccountID })
+	return rows, nil
+}
+
+// pathOf names an OU given by id from the root: its name, and its parents'
+// up to the root (a root id is "Root").
+func (o Organization) pathOf(ctx context.Context, ou string) (string, error) {
+	path := ""
+	for id, depth := ou, 0; ; depth++ {
+		if strings.HasPrefix(id, "r-") {
+			return "Root" + path, nil
+		}
+		if depth == MaxOUDepth+1 {
+			return "", fmt.Errorf("organizations: %s is more than %d OUs below the root", ou, MaxOUDepth)
+		}
+		d, err := o.API.DescribeOrganizationalUnit(ctx, &organizations.DescribeOrganizationalUnitInput{OrganizationalUnitId: aws.String(id)})
+		if err != nil {
+			return "", orgError("DescribeOrganizationalUnit "+id, err)
+		}
+		if d.OrganizationalUnit != nil {
+			path = "/" + aws.ToString(d.OrganizationalUnit.Name) + path
+		}
+		p, err := o.API.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String(id)})
+		if err != nil {
+			return "", orgError("ListParents "+id, err)
+		}
+		if len(p.Parents) == 0 {
+			return "", fmt.Errorf("organizations: ListParents %s answered no parent", id)
+		}
+		id = aws.ToString(p.Parents[0].Id)
+	}
 }
 
 // Organization lists the ACTIVE accounts of an AWS Organization: all of

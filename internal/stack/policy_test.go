@@ -80,6 +80,7 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 			s := resolve(t, tpl, tc.params)
 			want := map[string]statement{
 				"DescribeSessions": {Sid: "DescribeSessions", Effect: "Allow", Actions: []string{"ssm:DescribeSessions"}, Resources: []string{"*"}},
+				"DescribeNodes": {Sid: "DescribeNodes", Effect: "Allow", Actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, Resources: []string{"*"}},
 				"AuditObjects": {Sid: "AuditObjects", Effect: "Allow",
 					Actions:   []string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
 					Resources: []string{"arn:aws:s3:::" + tc.bucket + "/" + tc.prefix + "/*"}},
@@ -117,8 +118,8 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 				if st.Effect != "Allow" {
 					t.Errorf("statement %s is %s", st.Sid, st.Effect)
 				}
-				// Only DescribeSessions, which has no resource type, may use "*".
-				if slices.Contains(st.Resources, "*") && st.Sid != "DescribeSessions" {
+				// Only the describe calls, which have no resource type, may use "*".
+				if slices.Contains(st.Resources, "*") && st.Sid != "DescribeSessions" && st.Sid != "DescribeNodes" {
 					t.Errorf("statement %s applies to every resource", st.Sid)
 				}
 			}
@@ -244,6 +245,11 @@ func TestPolicyEvaluator(t *testing.T) {
 		{request{"s3:ListBucket", "arn:aws:s3:::audit-bucket", nil}, false},
 		{request{"ssm:DescribeSessions", "*", nil}, true},
 		{request{"ssm:TerminateSession", "*", nil}, false},
+		{request{"ssm:DescribeInstanceInformation", "*", nil}, true},
+		{request{"ec2:DescribeInstances", "*", nil}, true},
+		{request{"ec2:DescribeTags", "*", nil}, false},
+		{request{"ssm:ListTagsForResource", "*", nil}, false},
+		{request{"s3:PutObject", "arn:aws:s3:::audit-bucket/ssm-sessions/nodes/dt=2026-11-24/111122223333_eu-west-1.parquet", nil}, true},
 	} {
 		if sid, got := allows(stmts, tc.r); got != tc.want {
 			t.Errorf("%+v: allowed %v (by %q), want %v", tc.r, got, sid, tc.want)
