@@ -41,7 +41,7 @@ func namedOrg() *orgfake.Server {
 
 // accountRow is one row of an accounts file as DuckDB reads it.
 type accountRow struct {
-	ID, CapturedAt, DT                string
+	ID, CapturedAt, DT          string
 	Name, Email, Status, OUPath *string
 }
 

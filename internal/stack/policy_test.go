@@ -80,7 +80,7 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 			s := resolve(t, tpl, tc.params)
 			want := map[string]statement{
 				"DescribeSessions": {Sid: "DescribeSessions", Effect: "Allow", Actions: []string{"ssm:DescribeSessions"}, Resources: []string{"*"}},
-				"DescribeNodes": {Sid: "DescribeNodes", Effect: "Allow", Actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, Resources: []string{"*"}},
+				"DescribeNodes":    {Sid: "DescribeNodes", Effect: "Allow", Actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, Resources: []string{"*"}},
 				"AuditObjects": {Sid: "AuditObjects", Effect: "Allow",
 					Actions:   []string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
 					Resources: []string{"arn:aws:s3:::" + tc.bucket + "/" + tc.prefix + "/*"}},
