@@ -12,6 +12,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/export"
@@ -107,10 +108,26 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func
 			}
 			return cl, nil
 		},
-		Region: c.Region,
-		Now:    now,
-		Log:    logger,
-		Nodes:  nodeSnapshots(cfg, c, targets, logger, now),
+		Region:   c.Region,
+		Now:      now,
+		Log:      logger,
+		Nodes:    nodeSnapshots(cfg, c, targets, logger, now),
+		Accounts: ownAccount(cfg, c, now),
+	}
+}
+
+// ownAccount writes the accounts table of single-account mode: the one
+// account, its id alone (its name would need iam:ListAccountAliases, a
+// permission the function does not have for a cosmetic). In org mode
+// (AUDIT_MEMBER_ROLE set) it is nil: the org run's Plan writes the
+// organization's accounts.
+func ownAccount(cfg config.Config, c awsclients.Clients, now func() time.Time) func(context.Context, string) error {
+	if cfg.MemberRole != "" {
+		return nil
+	}
+	return func(ctx context.Context, account string) error {
+		_, err := accounts.Write(ctx, c.S3, cfg.Bucket, cfg.Prefix, now(), []accounts.Row{{AccountID: account}})
+		return err
 	}
 }
 

@@ -78,7 +78,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	fake, err := athenafake.New(athenafake.Options{
 		S3: s3c, Bucket: LocalBucket, Database: localDatabase, WorkGroup: localWorkGroup,
 		OutputLocation: "s3://" + LocalBucket + "/athena-results/", Dir: filepath.Join(*lf.out, ".athena"),
-		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)},
+		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix), athenafake.NodesTable(prefix), athenafake.AccountsTable(prefix)},
 		Now:    c.now,
 	})
 	if err != nil {

@@ -333,3 +333,15 @@ func (e *Emulators) Clients() awsclients.Clients {
 		Throttles: throttles,
 	}
 }
+
+// PutNodes gives account's managed nodes in region to the SSM emulator,
+// and those that are EC2 instances, with their tags, to the EC2 emulator,
+// as AWS holds them: one fleet seen by both services.
+func (e *Emulators) PutNodes(account, region string, nodes []ssmfake.Node) {
+	e.SSM.PutNodes(account, region, nodes...)
+	for _, n := range nodes {
+		if n.ResourceType == ssmfake.ResourceEC2Instance {
+			e.EC2.Put(account, region, ec2fake.Instance{ID: n.ID, Tags: n.Tags})
+		}
+	}
+}

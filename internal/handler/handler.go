@@ -48,6 +48,10 @@ type Handler struct {
 	// scheduled run once its sessions are exported; its result is the
 	// response's "nodes". A snapshot never fails the run.
 	Nodes func(ctx context.Context, self Self, account, region string) nodes.Result
+	// Accounts, when set (single-account mode), writes the accounts table
+	// of the target's account after a scheduled run; a failure is logged
+	// and does not fail the run.
+	Accounts func(ctx context.Context, account string) error
 }
 
 // LookupResponse answers a lookup: the session, if found, with the Parquet
@@ -137,6 +141,11 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 	if req.Kind == KindScheduled && h.Nodes != nil {
 		snap := h.Nodes(ctx, self, account, region)
 		res.Nodes = &snap
+	}
+	if req.Kind == KindScheduled && h.Accounts != nil {
+		if err := h.Accounts(ctx, account); err != nil {
+			h.log().Warn("accounts file not written; the sessions are exported all the same", "account", account, "error", err.Error())
+		}
 	}
 	return res, nil
 }

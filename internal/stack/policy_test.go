@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/session-audit/session-audit/internal/export"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/sessions"
 )
 
@@ -149,14 +150,15 @@ var s3Actions = map[string]string{
 }
 
 // TestRoleCoversTheCodesCalls derives the calls from the interfaces the
-// code declares (export.S3API, sessions.API): a call added there without
+// code declares (export.S3API, sessions.API, and the node snapshot's
+// nodes.SSMAPI and nodes.EC2API): a call added there without
 // its permission here, or a permission no call needs, fails.
 func TestRoleCoversTheCodesCalls(t *testing.T) {
 	got := roleStatements(t, resolve(t, loadTemplate(t), defaults))
 	granted := map[string]bool{}
 	for _, st := range got {
 		for _, a := range st.Actions {
-			if strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "ssm:") {
+			if strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "ssm:") || strings.HasPrefix(a, "ec2:") {
 				granted[a] = true
 			}
 		}
@@ -172,12 +174,19 @@ func TestRoleCoversTheCodesCalls(t *testing.T) {
 		}
 		needed[a] = true
 	}
-	ssmapi := reflect.TypeFor[sessions.API]()
-	for i := range ssmapi.NumMethod() {
-		needed["ssm:"+ssmapi.Method(i).Name] = true
+	for _, api := range []struct {
+		service string
+		typ     reflect.Type
+	}{{"ssm", reflect.TypeFor[sessions.API]()}, {"ssm", reflect.TypeFor[nodes.SSMAPI]()}, {"ec2", reflect.TypeFor[nodes.EC2API]()}} {
+		for i := range api.typ.NumMethod() {
+			needed[api.service+":"+api.typ.Method(i).Name] = true
+		}
 	}
+	// The node snapshot writes its files with PutObject (tablefile.PutAPI),
+	// already granted above for the sessions.
+	needed["s3:PutObject"] = true
 	if !maps.Equal(granted, needed) {
-		t.Errorf("the role grants %v; the code's S3 and SSM calls need %v", slices.Sorted(maps.Keys(granted)), slices.Sorted(maps.Keys(needed)))
+		t.Errorf("the role grants %v; the code's S3, SSM and EC2 calls need %v", slices.Sorted(maps.Keys(granted)), slices.Sorted(maps.Keys(needed)))
 	}
 }
 
