@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/cli"
+	"github.com/session-audit/session-audit/internal/nodes"
 )
 
 // testNow is the CLI's clock in these tests: the emulators' history and
@@ -60,6 +64,29 @@ func TestDemo(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
 	if err != nil || len(files) < 13 {
 		t.Errorf("%d parquet files under %s", len(files), dir)
+	}
+	// The scheduled run's node snapshot: every node a session ran on,
+	// EC2 instances named by their Name tag, managed instances as such.
+	snap := filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "nodes", "dt="+testNow.UTC().Format(time.DateOnly), "123456789012_us-east-1.parquet")
+	rows, err := parquet.ReadFile[nodes.Row](snap)
+	if err != nil {
+		t.Fatalf("node snapshot: %v", err)
+	}
+	named, managed := 0, 0
+	for _, r := range rows {
+		if r.ResourceType == "EC2Instance" && r.Name != nil && *r.Name == r.Tags["Name"] && r.Tags["Team"] != "" {
+			named++
+		}
+		if r.ResourceType == "ManagedInstance" && strings.HasPrefix(r.NodeID, "mi-") && len(r.Tags) == 0 {
+			managed++
+		}
+	}
+	if len(rows) == 0 || named+managed != len(rows) || managed == 0 {
+		t.Errorf("node snapshot: %d nodes, %d named EC2 instances, %d managed instances", len(rows), named, managed)
+	}
+	accts, err := parquet.ReadFile[accounts.Row](filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "accounts", "dt="+testNow.UTC().Format(time.DateOnly), "accounts.parquet"))
+	if err != nil || len(accts) != 1 || accts[0].AccountID != "123456789012" || accts[0].Name != nil {
+		t.Errorf("accounts file of single-account mode: %+v %v", accts, err)
 	}
 }
 
@@ -180,7 +207,7 @@ func TestReadmeCommandsExist(t *testing.T) {
 func checkJSONLogs(t *testing.T, stderr string) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM and S3") {
+		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM, EC2 and S3") {
 			continue
 		}
 		var v map[string]any
