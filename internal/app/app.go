@@ -121,13 +121,12 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func
 // permission the function does not have for a cosmetic). In org mode
 // (AUDIT_MEMBER_ROLE set) it is nil: the org run's Plan writes the
 // organization's accounts.
-func ownAccount(cfg config.Config, c awsclients.Clients, now func() time.Time) func(context.Context, string) error {
+func ownAccount(cfg config.Config, c awsclients.Clients, now func() time.Time) func(context.Context, string) (string, error) {
 	if cfg.MemberRole != "" {
 		return nil
 	}
-	return func(ctx context.Context, account string) error {
-		_, err := accounts.Write(ctx, c.S3, cfg.Bucket, cfg.Prefix, now(), []accounts.Row{{AccountID: account}})
-		return err
+	return func(ctx context.Context, account string) (string, error) {
+		return accounts.Write(ctx, c.S3, cfg.Bucket, cfg.Prefix, now(), []accounts.Row{{AccountID: account}})
 	}
 }
 

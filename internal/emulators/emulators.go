@@ -68,6 +68,8 @@ type Options struct {
 	STSWrap func(http.Handler) http.Handler
 	// EC2 is the EC2 emulator to serve; nil means one with no instances.
 	EC2 *ec2fake.Server
+	// EC2Wrap, when set, wraps the EC2 emulator's handler.
+	EC2Wrap func(http.Handler) http.Handler
 	// MaxBackoff caps the clients' wait between retries; 0 means the
 	// production policy's. Tests set a short one.
 	MaxBackoff time.Duration
@@ -180,7 +182,11 @@ func (e *Emulators) serveEmulated(opts Options) error {
 		e.Close()
 		return err
 	}
-	if e.EC2URL, err = e.serve(opts.EC2Addr, e.EC2); err != nil {
+	var ec2h http.Handler = e.EC2
+	if opts.EC2Wrap != nil {
+		ec2h = opts.EC2Wrap(ec2h)
+	}
+	if e.EC2URL, err = e.serve(opts.EC2Addr, ec2h); err != nil {
 		e.Close()
 		return err
 	}

@@ -87,6 +87,9 @@ type Result struct {
 	// Nodes is the node snapshot of a scheduled run (set by the handler
 	// after the export; see package nodes); nil for other runs.
 	Nodes *nodes.Result `json:"nodes,omitempty"`
+	// Accounts is the accounts file a scheduled run of single-account
+	// mode wrote (package accounts); "" otherwise.
+	Accounts string `json:"accounts,omitempty"`
 }
 
 // SlotsError reports slots that a run did not write; the slots it did write

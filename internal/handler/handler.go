@@ -51,7 +51,7 @@ type Handler struct {
 	// Accounts, when set (single-account mode), writes the accounts table
 	// of the target's account after a scheduled run; a failure is logged
 	// and does not fail the run.
-	Accounts func(ctx context.Context, account string) error
+	Accounts func(ctx context.Context, account string) (key string, err error)
 }
 
 // LookupResponse answers a lookup: the session, if found, with the Parquet
@@ -143,7 +143,9 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 		res.Nodes = &snap
 	}
 	if req.Kind == KindScheduled && h.Accounts != nil {
-		if err := h.Accounts(ctx, account); err != nil {
+		key, err := h.Accounts(ctx, account)
+		res.Accounts = key
+		if err != nil {
 			h.log().Warn("accounts file not written; the sessions are exported all the same", "account", account, "error", err.Error())
 		}
 	}

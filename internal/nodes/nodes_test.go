@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/ec2fake"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/nodes"
@@ -300,4 +301,13 @@ func TestKey(t *testing.T) {
 	if k := nodes.Key("p/q", "111122223333", "eu-west-1", at); k != "p/q/nodes/dt=2026-11-27/111122223333_eu-west-1.parquet" {
 		t.Errorf("key %s", k)
 	}
+}
+
+// objectSize is the size of the object at key in the emulators' bucket.
+func objectSize(c awsclients.Clients, key string) (int64, error) {
+	out, err := c.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("audit"), Key: aws.String(key)})
+	if err != nil {
+		return 0, err
+	}
+	return aws.ToInt64(out.ContentLength), nil
 }
