@@ -147,7 +147,7 @@ const MaxOUDepth = 5
 // MaxOUDepth levels).
 func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
 	paths := map[string]string{}
-	var queue []string
+	var starts []string
 	if len(o.OUs) == 0 {
 		p := organizations.NewListRootsPaginator(o.API, &organizations.ListRootsInput{})
 		for p.HasMorePages() {
@@ -157,7 +157,7 @@ func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
 			}
 			for _, r := range out.Roots {
 				paths[aws.ToString(r.Id)] = "Root"
-				queue = append(queue, aws.ToString(r.Id))
+				starts = append(starts, aws.ToString(r.Id))
 			}
 		}
 	}
@@ -167,38 +167,11 @@ func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
 			return nil, err
 		}
 		paths[ou] = path
-		queue = append(queue, ou)
+		starts = append(starts, ou)
 	}
-	seen := map[string]bool{}
-	visited := map[string]bool{}
 	var rows []accounts.Row
-	for len(queue) > 0 {
-		ou := queue[0]
-		queue = queue[1:]
-		if visited[ou] {
-			continue
-		}
-		visited[ou] = true
-		ap := organizations.NewListAccountsForParentPaginator(o.API, &organizations.ListAccountsForParentInput{ParentId: aws.String(ou)})
-		for ap.HasMorePages() {
-			out, err := ap.NextPage(ctx)
-			if err != nil {
-				return nil, orgError("ListAccountsForParent "+ou, err)
-			}
-			for _, a := range out.Accounts {
-				id := aws.ToString(a.Id)
-				if seen[id] {
-					continue
-				}
-				seen[id] = true
-				state := string(a.State)
-				if state == "" {
-					state = string(a.Status)
-				}
-				rows = append(rows, accounts.Row{AccountID: id, Name: accounts.Text(aws.ToString(a.Name)), Email: accounts.Text(aws.ToString(a.Email)),
-					Status: accounts.Text(state), OUPath: accounts.Text(paths[ou])})
-			}
-		}
+	err := o.walk(ctx, starts, func(ctx context.Context, ou string) ([]string, error) {
+		var ids []string
 		up := organizations.NewListOrganizationalUnitsForParentPaginator(o.API, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(ou)})
 		for up.HasMorePages() {
 			out, err := up.NextPage(ctx)
@@ -210,9 +183,20 @@ func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
 				if _, ok := paths[id]; !ok {
 					paths[id] = paths[ou] + "/" + aws.ToString(c.Name)
 				}
-				queue = append(queue, id)
+				ids = append(ids, id)
 			}
 		}
+		return ids, nil
+	}, func(ou string, a types.Account) {
+		state := string(a.State)
+		if state == "" {
+			state = string(a.Status)
+		}
+		rows = append(rows, accounts.Row{AccountID: aws.ToString(a.Id), Name: accounts.Text(aws.ToString(a.Name)),
+			Email: accounts.Text(aws.ToString(a.Email)), Status: accounts.Text(state), OUPath: accounts.Text(paths[ou])})
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].AccountID < rows[j].AccountID })
 	return rows, nil
@@ -271,8 +255,34 @@ func (o Organization) Accounts(ctx context.Context) ([]string, error) {
 		}
 		return sortedKeys(seen), nil
 	}
+	err := o.walk(ctx, o.OUs, func(ctx context.Context, ou string) ([]string, error) {
+		var ids []string
+		cp := organizations.NewListChildrenPaginator(o.API, &organizations.ListChildrenInput{ParentId: aws.String(ou), ChildType: types.ChildTypeOrganizationalUnit})
+		for cp.HasMorePages() {
+			out, err := cp.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListChildren "+ou, err)
+			}
+			for _, c := range out.Children {
+				ids = append(ids, aws.ToString(c.Id))
+			}
+		}
+		return ids, nil
+	}, func(_ string, a types.Account) { addActive(seen, []types.Account{a}) })
+	if err != nil {
+		return nil, err
+	}
+	return sortedKeys(seen), nil
+}
+
+// walk visits the OUs from starts and every OU below them (children lists
+// an OU's child OUs), each once, breadth first, and hands each account
+// directly under them to visit once, with the OU that holds it
+// (ListAccountsForParent).
+func (o Organization) walk(ctx context.Context, starts []string, children func(context.Context, string) ([]string, error), visit func(ou string, a types.Account)) error {
+	seen := map[string]bool{}
 	visited := map[string]bool{}
-	queue := append([]string(nil), o.OUs...)
+	queue := append([]string(nil), starts...)
 	for len(queue) > 0 {
 		ou := queue[0]
 		queue = queue[1:]
@@ -284,22 +294,22 @@ func (o Organization) Accounts(ctx context.Context) ([]string, error) {
 		for ap.HasMorePages() {
 			out, err := ap.NextPage(ctx)
 			if err != nil {
-				return nil, orgError("ListAccountsForParent "+ou, err)
+				return orgError("ListAccountsForParent "+ou, err)
 			}
-			addActive(seen, out.Accounts)
-		}
-		cp := organizations.NewListChildrenPaginator(o.API, &organizations.ListChildrenInput{ParentId: aws.String(ou), ChildType: types.ChildTypeOrganizationalUnit})
-		for cp.HasMorePages() {
-			out, err := cp.NextPage(ctx)
-			if err != nil {
-				return nil, orgError("ListChildren "+ou, err)
-			}
-			for _, c := range out.Children {
-				queue = append(queue, aws.ToString(c.Id))
+			for _, a := range out.Accounts {
+				if id := aws.ToString(a.Id); !seen[id] {
+					seen[id] = true
+					visit(ou, a)
+				}
 			}
 		}
+		kids, err := children(ctx, ou)
+		if err != nil {
+			return err
+		}
+		queue = append(queue, kids...)
 	}
-	return sortedKeys(seen), nil
+	return nil
 }
 
 // addActive keeps the ACTIVE accounts. The service reports State (new)
