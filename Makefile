@@ -100,9 +100,12 @@ run:
 	$(GO) run ./cmd/session-audit demo --out out --clean
 
 ## run-org: one organization run on emulated accounts and regions (one
-## account without the reader role, one region not enabled); prints coverage
+## account without the reader role, one region not enabled); prints coverage.
+## Its archive is under out/org, apart from `make run`'s (out): the two are
+## different histories of the same account. `make report REPORT_OUT=out/org`
+## reports it, with its coverage.
 run-org:
-	$(GO) run ./cmd/session-audit org --local --out out
+	$(GO) run ./cmd/session-audit org --local --out out/org
 
 clean:
 	rm -rf .aws-sam out bin
@@ -112,18 +115,20 @@ build-SessionAuditReportFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-report
 
-## report: the weekly audit report of the local export (`make run` makes one,
-## or this runs the demo export first) through the Athena emulator; prints
-## the path of report.html (REPORT_FLAGS: --kind monthly, --from/--to)
+## report: the weekly audit report of the local export in REPORT_OUT (`make
+## run` makes one in out, `make run-org` in out/org, or this runs the demo
+## export first) through the Athena emulator; prints the path of report.html
+## (REPORT_FLAGS: --kind monthly, --from/--to)
+REPORT_OUT ?= out
 report:
-	$(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)
+	$(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)
 
 ## report-screenshot: `make report`, then headless Chromium renders
 ## report.html to docs/report.png (needs the Debian package chromium)
 REPORT_PNG ?= docs/report.png
 report-screenshot:
 	@command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
-	@page=$$($(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
+	@page=$$($(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
 	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
 		--disable-sync --no-first-run --user-data-dir="$$profile" --hide-scrollbars --window-size=1100,2300 \
 		--screenshot="$(abspath $(REPORT_PNG))" "file://$$page" 2>/dev/null; rc=$$?; rm -rf "$$profile"; \

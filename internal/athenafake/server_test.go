@@ -86,7 +86,9 @@ func TestProtocol(t *testing.T) {
 	if _, err := start(t, c, "SELECT 1", "other"); !isCode(err, "InvalidRequestException") {
 		t.Errorf("unknown workgroup: %v", err)
 	}
-	id, err := start(t, c, "SELECT account_id, rows, run_time, dt FROM coverage WHERE dt BETWEEN '2026-11-24' AND '2026-11-25' ORDER BY dt, account_id", "wg")
+	// run_time is a string in the Glue table (RFC 3339); cast, it shows
+	// how timestamps come back.
+	id, err := start(t, c, "SELECT account_id, rows, CAST(replace(replace(run_time, 'T', ' '), 'Z', '') AS timestamp) AS run_time, dt FROM coverage WHERE dt BETWEEN '2026-11-24' AND '2026-11-25' ORDER BY dt, account_id", "wg")
 	if err != nil {
 		t.Fatal(err)
 	}

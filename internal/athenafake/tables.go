@@ -11,6 +11,13 @@ import (
 	"github.com/session-audit/session-audit/internal/nodes"
 )
 
+// Tables are the stack's Glue tables under prefix that the emulator
+// serves: sessions, coverage, nodes and accounts (internal/stack checks
+// each against template.yaml).
+func Tables(prefix string) []Table {
+	return []Table{SessionsTable(prefix), CoverageTable(prefix), NodesTable(prefix), AccountsTable(prefix)}
+}
+
 // SessionsTable is the stack's Glue table "sessions" under prefix: the
 // columns of archive.Row's Parquet schema, in order, with their Glue types
 // (internal/stack checks template.yaml declares the same).
@@ -57,11 +64,14 @@ func GlueType(f parquet.Field) string {
 
 // CoverageTable is the organization's coverage records under prefix, JSON
 // lines (run_id, run_time, account_id, region, status, slots, rows, error,
-// finished_at, nodes, nodes_error).
+// finished_at, nodes, nodes_error), with the template's Glue types: the
+// two times are RFC 3339 strings there (the JSON SerDe reads no RFC 3339
+// timestamp), so they are strings here too, and SQL that would treat them
+// as timestamps fails on the emulator as it would in Athena.
 func CoverageTable(prefix string) Table {
 	return Table{Name: "coverage", Prefix: prefix + "/coverage/", Format: "json", Columns: []Column{
-		{"run_id", "string"}, {"run_time", "timestamp"}, {"account_id", "string"}, {"region", "string"},
-		{"status", "string"}, {"slots", "bigint"}, {"rows", "bigint"}, {"error", "string"}, {"finished_at", "timestamp"},
+		{"run_id", "string"}, {"run_time", "string"}, {"account_id", "string"}, {"region", "string"},
+		{"status", "string"}, {"slots", "int"}, {"rows", "bigint"}, {"error", "string"}, {"finished_at", "string"},
 		{"nodes", "string"}, {"nodes_error", "string"},
 	}}
 }

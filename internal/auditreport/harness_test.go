@@ -88,7 +88,7 @@ func newEnv(t *testing.T, n int, extra []types.Session, fail func(string) string
 	e.athena, err = athenafake.New(athenafake.Options{
 		S3: emu.Clients().S3, Bucket: bucket, Database: database, WorkGroup: wg,
 		OutputLocation: "s3://" + bucket + "/athena-results/", Dir: t.TempDir(),
-		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)},
+		Tables: athenafake.Tables(prefix),
 		Now:    func() time.Time { return now }, Fail: fail,
 	})
 	if err != nil {

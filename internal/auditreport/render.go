@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/session-audit/session-audit/internal/findings"
@@ -53,10 +54,33 @@ type page struct {
 
 func v(n int64) *int64 { return &n }
 
+// length says how long a period is in words: "7 days", "2 days 10 hours",
+// "1 day 30 minutes", to the second.
+func length(d time.Duration) string {
+	var parts []string
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"day", 24 * time.Hour}, {"hour", time.Hour}, {"minute", time.Minute}, {"second", time.Second}} {
+		if n := d / u.d; n > 0 {
+			d -= n * u.d
+			name := u.name
+			if n != 1 {
+				name += "s"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
+}
+
 func render(s *Summary, p findings.Params) ([]byte, error) {
 	pg := page{S: s, Params: p,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
-		Days:   strconv.FormatFloat(s.To.Sub(s.From).Hours()/24, 'f', -1, 64),
+		Days:   length(s.To.Sub(s.From)),
 	}
 	// Sessions per day, stacked by status.
 	var days, statuses []string
@@ -189,7 +213,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 </head>
 <body>
 <h1>Session audit report</h1>
-<p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}} days, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
+<p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}}, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
 <table class="meta">
 <tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
 <tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/cli"
 	"github.com/session-audit/session-audit/internal/nodes"
+	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
 // testNow is the CLI's clock in these tests: the emulators' history and
@@ -110,9 +112,37 @@ func TestRunAndLookupLocal(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Mode != "scheduled" || len(res.Slots) != 2 {
 		t.Fatalf("run --local: exit %d, %s %s", code, out, stderr)
 	}
-	out, _, code = run(t, nil, "lookup", "--local", "--out", dir, "nobody-0123456789abcdef0")
-	if code != 0 || !strings.Contains(out, `"mode": "lookup"`) || !strings.Contains(out, `"sessions": []`) {
-		t.Errorf("lookup: exit %d, %s", code, out)
+	out, stderr, code = run(t, nil, "lookup", "--local", "--out", dir, "nobody-0123456789abcdef0")
+	if code != 1 || out != "" {
+		t.Errorf("lookup of an id that does not exist: exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	for _, want := range []string{"nobody-0123456789abcdef0 not found", "account 123456789012", "region us-east-1", "History", "Active"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("lookup of an id that does not exist does not say %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestLookupFlagsAfterTheID: flags may follow the session id, as in most
+// command lines; "--" ends the flags.
+func TestLookupFlagsAfterTheID(t *testing.T) {
+	dir := t.TempDir()
+	today := testNow.Truncate(24 * time.Hour)
+	id := aws.ToString(ssmfake.Generate(1, today.AddDate(0, 0, -3), today, 50)[7].SessionId)
+	for _, args := range [][]string{
+		{"lookup", "--local", "--out", dir, "--days", "3", "--sessions", "50", id},
+		{"lookup", id, "--local", "--out", dir, "--days", "3", "--sessions", "50"},
+		{"lookup", "--local", "--out", dir, id, "--days", "3", "--sessions", "50"},
+		{"lookup", "--local", "--out", dir, "--days", "3", "--sessions", "50", "--", id},
+	} {
+		out, stderr, code := run(t, nil, args...)
+		if code != 0 || !strings.Contains(out, `"session_id": "`+id+`"`) {
+			t.Errorf("%v: exit %d, %s %s; want the session", args, code, out, stderr)
+		}
+	}
+	_, stderr, code := run(t, nil, "lookup", id, "--local", "--out", dir, "another-id")
+	if code != 2 || !strings.Contains(stderr, "want 1 argument(s), got 2") {
+		t.Errorf("two ids: exit %d, %s; want 2", code, stderr)
 	}
 }
 
@@ -137,6 +167,32 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	}
 }
 
+// TestBackfillKeepsEachDaysSlotLength: a day backfilled with 24h and then
+// with AUDIT_SLOT=12h is skipped as exported (its 24h slot has a manifest),
+// not exported again as two 12h slots; --force re-exports it once, on 24h.
+func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
+	dir := t.TempDir()
+	end := testNow.Truncate(24 * time.Hour)
+	start := end.AddDate(0, 0, -1)
+	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
+	if _, stderr, code := run(t, nil, args...); code != 0 {
+		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
+	}
+	twelve := map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}
+	_, stderr, code := run(t, twelve, args...)
+	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, "backfill slot") {
+		t.Fatalf("12h backfill of a 24h day: exit %d; want its one 24h slot skipped:\n%s", code, stderr)
+	}
+	_, stderr, code = run(t, twelve, append(args, "--force")...)
+	if code != 0 || strings.Count(stderr, `"backfill slot"`) != 1 || !strings.Contains(stderr, "day exported on the slot length its first export fixed") {
+		t.Fatalf("forced 12h backfill of a 24h day: exit %d; want one export of the day on 24h, logged:\n%s", code, stderr)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
+	if err != nil || len(files) != 1 || !strings.HasSuffix(files[0], start.Format("20060102T150405Z")+"_"+end.Format("20060102T150405Z")+".parquet") {
+		t.Errorf("objects %v; want the day's one 24h object", files)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lookup"}, {"run", "--no-such-flag"}, {"backfill", "--start", "x", "--end", "y"}} {
 		_, stderr, code := run(t, nil, args...)
@@ -148,7 +204,20 @@ func TestUsageErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Commands:") {
 		t.Errorf("help: exit %d", code)
 	}
-	_, stderr, code := run(t, nil, "run")
+	// emulate starts the STS emulator too.
+	if m := regexp.MustCompile(`(?m)^  emulate +(.*\n(?: {12}.*\n)*)`).FindStringSubmatch(out); m == nil || !strings.Contains(m[1], "SSM") || !strings.Contains(m[1], "S3") || !strings.Contains(m[1], "STS") {
+		t.Errorf("help does not say emulate starts SSM, S3 and STS:\n%s", out)
+	}
+	// A bad flag value is said once, and says what the flag wants.
+	_, stderr, code := run(t, nil, "backfill", "--local", "--last", "7d")
+	if code != 2 || strings.Count(stderr, `"7d"`) != 1 || !strings.Contains(stderr, "whole number of days") {
+		t.Errorf("--last 7d: exit %d, %q; want 2 and one error asking for whole days", code, stderr)
+	}
+	_, stderr, code = run(t, nil, "run", "--no-such-flag")
+	if code != 2 || strings.Count(stderr, "no-such-flag") != 1 {
+		t.Errorf("run --no-such-flag: exit %d, %q; want 2 and the error once", code, stderr)
+	}
+	_, stderr, code = run(t, nil, "run")
 	if code != 2 || !strings.Contains(stderr, "AUDIT_BUCKET is required") {
 		t.Errorf("run without AUDIT_BUCKET: exit %d, %s; want 2 (a configuration error)", code, stderr)
 	}

@@ -75,6 +75,10 @@ type Output struct {
 	// NodesMissing counts the exported targets whose node snapshot is
 	// missing (they are not failed: their sessions were exported).
 	NodesMissing int `json:"nodesMissing"`
+	// Unattributed counts the results that carry no input (the service
+	// left it out), so that name no target; each target they belonged to
+	// is failed for a missing result.
+	Unattributed int `json:"unattributed"`
 }
 
 // API is what Coverage needs of S3: read the results, write the records.
@@ -155,6 +159,7 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 		}
 	}
 	seen := map[string]int{} // results per target
+	unattributed := 0
 	add := func(files []ResultFile, kind string) error {
 		for _, f := range files {
 			var execs []Execution
@@ -162,6 +167,10 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 				return fmt.Errorf("coverage: %s results: %w", kind, err)
 			}
 			for _, e := range execs {
+				if !e.HasInput() {
+					unattributed++
+					continue
+				}
 				if err := apply(recs, seen, e, kind); err != nil {
 					return fmt.Errorf("coverage: %s: %w", f.Key, err)
 				}
@@ -180,13 +189,17 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 	}
 	for k, n := range want {
 		if seen[k] < n {
-			fail(recs[k], fmt.Sprintf("%d of %d items left no result in the map run", n-seen[k], n))
+			msg := fmt.Sprintf("%d of %d items left no result in the map run", n-seen[k], n)
+			if unattributed > 0 {
+				msg += fmt.Sprintf(" (%d results of the run carry no input to tell their target)", unattributed)
+			}
+			fail(recs[k], msg)
 		}
 	}
 	sort.Strings(order)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	out := Output{Key: Key(r.Prefix, runTime, in.RunID), Targets: len(order)}
+	out := Output{Key: Key(r.Prefix, runTime, in.RunID), Targets: len(order), Unattributed: unattributed}
 	var failed []string
 	for _, k := range order {
 		rec := recs[k]

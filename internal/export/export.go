@@ -60,6 +60,11 @@ type Exporter struct {
 	// PartSize overrides the multipart part size (store.PartSize); for
 	// tests only, as S3 refuses parts under 5 MiB.
 	PartSize int
+
+	// claimFn, set by plan on a run's copy of the exporter, claims the
+	// run's slots in the target's state; claimed says it did.
+	claimFn func(context.Context) error
+	claimed bool
 }
 
 // SlotResult is the outcome of one slot, as the response reports it.
@@ -161,9 +166,11 @@ func (e *Exporter) forTarget(tg Target) (*Exporter, store.Keys, error) {
 
 // Scheduled exports the slots a scheduled run at t owes the target: every
 // whole slot that ended in (t - Lookback, t], never one that ends after
-// now, plus every slot inside the History horizon whose manifest (of this
-// target: no other target's manifests are listed) still counts sessions
-// that were active when it was written.
+// now, each day on the slot length its first export fixed, plus every slot
+// inside the History horizon that the target's state holds open (its
+// manifest still counts sessions that were active when it was written, or
+// the run that claimed it did not finish it). It reads the target's state
+// object, never a month of manifest listings (see state.go).
 func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Result, error) {
 	now := e.now()
 	if t.Before(now.Add(-window.HistoryHorizon)) {
@@ -173,20 +180,25 @@ func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	slots := e.Grid.Scheduled(t, e.Lookback, now)
-	pending, err := te.pendingSlots(ctx, keys, now, slots)
+	owed := e.Grid.Scheduled(t, e.Lookback, now)
+	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
+		slots, moved := e.Grid.OnRecordedDays(owed, st.DayLength, now)
+		// The lookback's slots first: they hold the newest sessions, never
+		// exported yet, while reopened slots were written before.
+		return append(slots, reopened(st, slots, now)...), moved
+	})
 	if err != nil {
-		return Result{}, err
+		return unplanned("scheduled", keys, owed, err)
 	}
-	// The lookback's slots first: they hold the newest sessions, never
-	// exported yet, while reopened slots were written before.
-	return te.run(ctx, "scheduled", keys, append(slots, pending...))
+	return te.runAndRecord(ctx, "scheduled", keys, slots, now)
 }
 
 // Backfill exports every slot of [start, end) of the target, which must lie
-// on the slot grid, inside the History horizon and not after now.
+// on the slot grid, inside the History horizon and not after now. A day
+// whose first export fixed another slot length is exported on that length.
 func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time) (Result, error) {
-	slots, err := e.Grid.Range(start, end, e.now())
+	now := e.now()
+	owed, err := e.Grid.Range(start, end, now)
 	if err != nil {
 		return Result{}, fmt.Errorf("backfill range: %w", err)
 	}
@@ -194,45 +206,23 @@ func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time
 	if err != nil {
 		return Result{}, err
 	}
-	return te.run(ctx, "backfill", keys, slots)
+	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
+		return e.Grid.OnRecordedDays(owed, st.DayLength, now)
+	})
+	if err != nil {
+		return unplanned("backfill", keys, owed, err)
+	}
+	return te.runAndRecord(ctx, "backfill", keys, slots, now)
 }
 
-// pendingSlots finds, oldest first, the slots inside the History horizon and
-// outside scheduled whose manifest counts activePending > 0. It lists the
-// manifests of this target only, one prefix per day of the horizon, and
-// reads the candidates' manifests concurrently.
-func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.Time, scheduled []window.Slot) ([]window.Slot, error) {
-	horizon := now.Add(-window.HistoryHorizon)
-	listed, err := store.ListManifestKeys(ctx, e.S3, e.Bucket, keys, horizon, now)
-	if err != nil {
-		return nil, err
+// unplanned is the answer of a run that could not read the target's state
+// and so started none of the slots it owes: an error naming each of them.
+func unplanned(mode string, keys store.Keys, owed []window.Slot, err error) (Result, error) {
+	res := Result{Mode: mode, Slots: []SlotResult{}, Account: keys.Account, Region: keys.Region, Status: outcome.Exported}
+	if len(owed) == 0 {
+		return res, err
 	}
-	skip := make(map[time.Time]bool, len(scheduled))
-	for _, s := range scheduled {
-		skip[s.Start] = true
-	}
-	var candidates []window.Slot
-	var candidateKeys []string
-	for _, key := range listed {
-		s, ok := keys.SlotOfManifest(key)
-		if !ok || skip[s.Start] || !window.InHorizon(s, now) || s.End.Sub(s.Start) != e.Grid.Length() {
-			continue
-		}
-		candidates, candidateKeys = append(candidates, s), append(candidateKeys, key)
-	}
-	ms, errs := store.GetManifests(ctx, e.S3, e.Bucket, candidateKeys)
-	var pending []window.Slot
-	for i, s := range candidates {
-		if errs[i] != nil {
-			// One unreadable manifest must not stop the run's other slots.
-			e.log().Warn("manifest not readable; slot not reopened", "manifest", candidateKeys[i], "error", errs[i].Error())
-			continue
-		}
-		if ms[i].PendingNow() > 0 {
-			pending = append(pending, s)
-		}
-	}
-	return pending, nil
+	return res, &SlotsError{Unwritten: owed, Err: notStarted(err.Error(), owed)}
 }
 
 // Deadline handling: a slot is started only when the time left is at least
@@ -373,6 +363,10 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 	pending := 0
 	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
 	if err != nil {
+		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
+	}
+	// The target answered: claim the run's slots before the first write.
+	if err := e.claimOnce(ctx); err != nil {
 		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 

@@ -265,3 +265,13 @@ func Words(d time.Duration) string {
 	}
 	return s
 }
+
+// IDs is the id of every finding, in the report's order: what an
+// exceptions file may name.
+func IDs() []string {
+	out := make([]string, len(All))
+	for i, f := range All {
+		out[i] = f.ID
+	}
+	return out
+}

@@ -118,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 	resp := export.Result{Mode: string(req.Kind), Slots: []export.SlotResult{}, Account: account, Region: region}
 	api, err := h.SSM(ctx, self, account, region)
 	if err != nil {
-		if st, ok := outcome.Refused(err); ok && st == outcome.Denied {
+		if st, ok := outcome.RefusedRole(err); ok {
 			return h.refused(resp, st, err), nil
 		}
 		return nil, fmt.Errorf("%s run of account %s region %s: %w", req.Kind, account, region, err)

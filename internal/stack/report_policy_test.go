@@ -46,8 +46,11 @@ func TestReportRoleIsLeastPrivilege(t *testing.T) {
 				"RunQueries": {Sid: "RunQueries", Effect: "Allow",
 					Actions:   []string{"athena:GetQueryExecution", "athena:GetQueryResults", "athena:StartQueryExecution"},
 					Resources: []string{"arn:aws:athena:us-east-1:123456789012:workgroup/{{AthenaWorkGroup}}"}},
-				"ReadCatalog": {Sid: "ReadCatalog", Effect: "Allow", Actions: []string{"glue:GetDatabase", "glue:GetTable"},
-					Resources: []string{glue + "catalog", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage"}},
+				// GetDatabase and GetDatabases on the catalog and the
+				// default database: Athena's "Configure access to databases
+				// and tables in the AWS Glue Data Catalog" requires them.
+				"ReadCatalog": {Sid: "ReadCatalog", Effect: "Allow", Actions: []string{"glue:GetDatabase", "glue:GetDatabases", "glue:GetTable"},
+					Resources: []string{glue + "catalog", glue + "database/default", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage"}},
 				"ReadArchive": {Sid: "ReadArchive", Effect: "Allow", Actions: []string{"s3:GetObject"},
 					Resources: []string{p + "/sessions/*", p + "/manifests/*", p + "/coverage/*"}},
 				"ListArchive": {Sid: "ListArchive", Effect: "Allow", Actions: []string{"s3:ListBucket"}, Resources: []string{b},

@@ -689,7 +689,8 @@ func TestOutputs(t *testing.T) {
 		"FunctionArn": "{{SessionAuditFunction.Arn}}", "FunctionName": "{{SessionAuditFunction}}",
 		"BucketName": "{{AuditBucket}}", "GlueDatabase": "{{GlueDatabase}}", "GlueTable": "{{SessionsTable}}",
 		"AthenaWorkGroup": "{{AthenaWorkGroup}}", "ScheduleDeadLetterQueueUrl": "{{ScheduleDeadLetterQueue}}",
-		"FailureQueueUrl": "{{FailureQueue}}",
+		"FailureQueueUrl": "{{FailureQueue}}", "ExporterRoleArn": "{{SessionAuditRole.Arn}}",
+		"ReportFunctionName": "{{SessionAuditReportFunction}}",
 	}
 	got := map[string]string{}
 	for k, v := range s.outputs {
