@@ -34,6 +34,7 @@ import (
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
 	"github.com/session-audit/session-audit/internal/stsfake"
@@ -516,6 +517,11 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	s.Print(c.stdout)
 	fmt.Fprintf(c.stdout, "\nManifests: %s\n", filepath.Join(bucketDir, t.cfg.Prefix, "manifests"))
+	if n := res.Nodes; n != nil && n.Status == nodes.Written {
+		fmt.Fprintf(c.stdout, "Managed nodes (names, platforms, EC2 tags): %d in %s\n", n.Count, filepath.Join(bucketDir, filepath.FromSlash(n.Object)))
+	} else if n != nil {
+		fmt.Fprintf(c.stdout, "Managed nodes: snapshot %s %s\n", n.Status, n.Error)
+	}
 	fmt.Fprintf(c.stdout, "\n%s\n", summary.ReportHint)
 	return nil
 }

@@ -49,7 +49,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"Scheduled run at", "Sessions per day (UTC):", "Busiest owners:", "Longest sessions:",
-		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "make report"} {
+		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "Managed nodes (names, platforms, EC2 tags): ", "make report"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
