@@ -8,6 +8,7 @@ FUZZTIME ?=
 FUZZ_DECODE  ?= 30000x
 FUZZ_SLOTS   ?= 500000x
 FUZZ_SSM     ?= 30000x
+FUZZ_OWNER   ?= 200000x
 FUZZMINIMIZE ?= 5s
 BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
@@ -59,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_DECODE)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/handler
 	$(GO) test -run '^$$' -fuzz '^FuzzSlots$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SLOTS)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/window
 	$(GO) test -run '^$$' -fuzz '^FuzzDescribeSessionsRequest$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SSM)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/ssmfake
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_OWNER)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/owner
 
 ## lint: gofmt, go vet, and go mod tidy leaving no diff
 lint:

@@ -17,6 +17,8 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/owner"
+	"github.com/session-audit/session-audit/internal/svgchart"
 )
 
 var week = auditreport.LastWeek(now)
@@ -345,8 +347,8 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 			t.Errorf("chart %s: %d marks and %d table cells differ", id, len(marks), len(cells))
 		}
 	})
-	if charts != 6 {
-		t.Errorf("%d charts, want 6", charts)
+	if want := map[bool]int{false: 6, true: 9}[s.Trail.On()]; charts != want {
+		t.Errorf("%d charts, want %d", charts, want)
 	}
 	walk(doc, func(n *html.Node) {
 		id, ok := attr(n, "data-finding")
@@ -360,6 +362,21 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 			}
 		}
 	})
+	// Owners read as people in the chart and its table, cut on the right
+	// only, the ARN in the title.
+	for _, c := range s.TopOwners {
+		l := owner.Label(c.Key)
+		if l == c.Key {
+			t.Errorf("owner %s is not read as a person", c.Key)
+		}
+		if !bytes.Contains(page, []byte(">"+html.EscapeString(svgchart.Shorten(l, 44))+"</text>")) ||
+			!bytes.Contains(page, []byte(`<td title="`+html.EscapeString(c.Key)+`">`+html.EscapeString(l)+"</td>")) {
+			t.Errorf("the owners chart does not show %q", l)
+		}
+	}
+	if bytes.Contains(page, []byte("</title>…")) {
+		t.Error("a label is cut on the left")
+	}
 	for _, want := range []string{s.Queries[0].ID, "Europe/Berlin", "Mon 23 Nov 2026 00:00 – Mon 30 Nov 2026 00:00 UTC"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the page does not say %q", want)

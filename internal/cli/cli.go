@@ -511,6 +511,14 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "Scheduled run at %s: %d slots, %d sessions written in %s\n\n",
 		now.Format(time.RFC3339), len(res.Slots), res.Rows, time.Since(began).Round(time.Millisecond))
+	// The trail of the same sessions, for the report's CloudTrail context.
+	today := now.Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -*lf.days)
+	events, files, err := seedTrail(ctx, t.clients.S3, bucket, ssmfake.Generate(1, from, today, *lf.sessions), t.account, from, today)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Emulated CloudTrail: %d Session Manager events (%d refused) in %d log files under %s\n\n", events, localDenied, files, localTrailLocation(bucket))
 	s, err := summary.Read(filepath.Join(bucketDir, t.cfg.Prefix, "sessions"), 5)
 	if err != nil {
 		return err

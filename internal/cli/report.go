@@ -22,7 +22,9 @@ import (
 	"github.com/session-audit/session-audit/internal/app"
 	"github.com/session-audit/session-audit/internal/athenafake"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
@@ -78,7 +80,18 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	if _, err := os.Stat(filepath.Join(bucketDir, prefix, "coverage")); err == nil {
 		coverage = athenafake.CoverageTable(prefix).Name
 	}
-	cfg, err := c.reportConfig(prefix, bucket, coverage)
+	// The demo's emulated trail: the report reads it as CloudTrailLocation.
+	tables := athenafake.Tables(prefix)
+	trail := ""
+	if _, err := os.Stat(filepath.Join(bucketDir, filepath.FromSlash(localTrailPrefix))); err == nil {
+		trail = localTrailLocation(bucket)
+		loc, err := cloudtrail.ParseLocation(trail)
+		if err != nil {
+			return err
+		}
+		tables = append(tables, athenafake.CloudTrailTable(loc))
+	}
+	cfg, err := c.reportConfig(prefix, bucket, coverage, trail)
 	if err != nil {
 		return err
 	}
@@ -94,7 +107,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	fake, err := athenafake.New(athenafake.Options{
 		S3: s3c, Bucket: bucket, Database: localDatabase, WorkGroup: localWorkGroup,
 		OutputLocation: "s3://" + bucket + "/athena-results/", Dir: filepath.Join(*lf.out, ".athena"),
-		Tables: athenafake.Tables(prefix),
+		Tables: tables,
 		Now:    c.now,
 	})
 	if err != nil {
@@ -170,7 +183,7 @@ func (c *cmd) remoteReport(ctx context.Context, prefix, bucket, event string) er
 	if s3URL == "" || athenaURL == "" {
 		return usageError{errors.New("--remote needs AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_ATHENA (from report --serve)")}
 	}
-	cfg, err := c.reportConfig(prefix, bucket, c.getenv("AUDIT_COVERAGE_TABLE"))
+	cfg, err := c.reportConfig(prefix, bucket, c.getenv("AUDIT_COVERAGE_TABLE"), "")
 	if err != nil {
 		return err
 	}
@@ -190,13 +203,22 @@ func (c *cmd) remoteReport(ctx context.Context, prefix, bucket, event string) er
 
 // reportConfig is the report function's configuration for the local
 // archive: the emulators' workgroup and database, the coverage table when
-// the archive has coverage records (empty for none), and the other
-// variables (thresholds, AUDIT_ARCHIVE_START...) from the environment.
-func (c *cmd) reportConfig(prefix, bucket, coverage string) (auditreport.Config, error) {
+// the archive has coverage records (empty for none), the demo's trail
+// when it has one (empty: AUDIT_CLOUDTRAIL_LOCATION from the environment),
+// with the demo's office and VPN as the allowed sources unless
+// AUDIT_ALLOWED_SOURCE_CIDRS says otherwise, and the other variables
+// (thresholds, AUDIT_ARCHIVE_START...) from the environment.
+func (c *cmd) reportConfig(prefix, bucket, coverage, trail string) (auditreport.Config, error) {
 	vars := map[string]string{
 		"AUDIT_BUCKET": bucket, "AUDIT_PREFIX": prefix, "AUDIT_ATHENA_WORKGROUP": localWorkGroup,
 		"AUDIT_GLUE_DATABASE": localDatabase, "AUDIT_REPORT_TOPIC": "", "AUDIT_SLOT": "24h",
 		"AUDIT_COVERAGE_TABLE": coverage,
+	}
+	if trail != "" {
+		vars[cloudtrail.EnvLocation] = trail
+		if c.getenv(findings.EnvAllowedSourceCIDRs) == "" {
+			vars[findings.EnvAllowedSourceCIDRs] = localAllowedCIDRs
+		}
 	}
 	cfg, err := auditreport.ConfigFromEnv(func(k string) string {
 		if v, ok := vars[k]; ok {
@@ -231,7 +253,7 @@ func (c *cmd) makeReport(ctx context.Context, cfg auditreport.Config, event, ath
 	fmt.Fprintf(c.stderr, "report: %s %s to %s, %d sessions, %d Athena queries in %s\n", out.Kind, out.From, out.To, out.Sessions, len(out.Queries), time.Since(began).Round(time.Millisecond))
 	for _, f := range auditreport.FindingIDs() {
 		if n, ok := out.Findings[f]; ok {
-			fmt.Fprintf(c.stderr, "  %-14s %d\n", f, n)
+			fmt.Fprintf(c.stderr, "  %-16s %d\n", f, n)
 		}
 	}
 	return out, nil

@@ -27,8 +27,13 @@ func TestReport(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(page), "<!DOCTYPE html>") {
 		t.Fatalf("report.html: %v", err)
 	}
-	if !strings.Contains(stderr, "running the demo export first") || !strings.Contains(stderr, "privileged") {
+	if !strings.Contains(stderr, "running the demo export first") || !strings.Contains(stderr, "privileged") ||
+		!strings.Contains(stderr, "denied") || !strings.Contains(stderr, "outside-sources") {
 		t.Errorf("stderr: %s", stderr)
+	}
+	// The demo's emulated trail gives the CloudTrail context.
+	if !strings.Contains(string(page), `data-trail="on"`) || !strings.Contains(string(page), `id="trail-denied"`) {
+		t.Error("the local report has no CloudTrail context")
 	}
 	if _, _, code := run(t, nil, "report", "--out", dir, "--kind", "daily"); code != 2 {
 		t.Errorf("--kind daily: exit %d, want 2", code)

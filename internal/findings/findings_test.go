@@ -78,3 +78,28 @@ func TestPrivileged(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowedSourceCIDRs(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "10.0.0/8", "198.51.100.1/24", "2001:db8::/32", "office", "10.0.0.0/8,,x"} {
+		env := map[string]string{findings.EnvAllowedSourceCIDRs: bad}
+		if _, err := findings.FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), findings.EnvAllowedSourceCIDRs) {
+			t.Errorf("%q: error %v, want one naming %s", bad, err, findings.EnvAllowedSourceCIDRs)
+		}
+	}
+	env := map[string]string{findings.EnvAllowedSourceCIDRs: " 198.51.100.0/24, 10.0.0.0/8 "}
+	p, err := findings.FromEnv(func(k string) string { return env[k] })
+	if err != nil || len(p.AllowedSourceCIDRs) != 2 {
+		t.Fatalf("%v, %v", p.AllowedSourceCIDRs, err)
+	}
+	for src, want := range map[string]bool{
+		"198.51.100.7": false, "10.20.3.4": false, "203.0.113.5": true, "198.51.101.1": true,
+		"2001:db8::1": true, "ssm.amazonaws.com": false, "AWS Internal": false, "": false,
+	} {
+		if got := findings.Outside(p.AllowedSourceCIDRs, src); got != want {
+			t.Errorf("Outside(%q) = %v, want %v", src, got, want)
+		}
+	}
+	if d, _ := findings.FromEnv(func(string) string { return "" }); len(d.AllowedSourceCIDRs) != 0 {
+		t.Errorf("default CIDRs %v", d.AllowedSourceCIDRs)
+	}
+}

@@ -2,6 +2,7 @@ package findings
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ type Params struct {
 	// PrivilegedOwners are SQL LIKE patterns matched against the lowercased
 	// owner ARN ("%" any text, "_" any one character).
 	PrivilegedOwners []string
+	// AllowedSourceCIDRs are the IPv4 networks sessions may come from;
+	// empty turns the outside-sources finding off.
+	AllowedSourceCIDRs []netip.Prefix
 }
 
 // Defaults are the thresholds the stack's parameters default to.
@@ -83,6 +87,11 @@ func FromEnv(getenv func(string) string) (Params, error) {
 	if v := strings.TrimSpace(getenv(EnvPrivilegedOwners)); v != "" {
 		p.PrivilegedOwners = splitList(strings.ToLower(v))
 	}
+	cidrs, err := ParseCIDRs(getenv(EnvAllowedSourceCIDRs))
+	if err != nil {
+		return Params{}, err
+	}
+	p.AllowedSourceCIDRs = cidrs
 	return p, p.Validate()
 }
 

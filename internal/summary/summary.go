@@ -22,6 +22,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/findings"
+	"github.com/session-audit/session-audit/internal/owner"
 	"github.com/session-audit/session-audit/internal/store"
 )
 
@@ -227,11 +228,11 @@ func (s Summary) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nBusiest owners: most sessions first, ties by name\n")
 	for _, c := range s.Owners {
-		fmt.Fprintf(w, "  %6d  %s\n", c.N, c.Key)
+		fmt.Fprintf(w, "  %6d  %s\n", c.N, owner.Label(c.Key))
 	}
 	fmt.Fprintf(w, "\nLongest sessions: ties by the most recent start, then by id\n")
 	for _, r := range s.Longest {
-		fmt.Fprintf(w, "  %9s  %s  %s on %s by %s\n", (time.Duration(dur(r)) * time.Second).String(), r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner)
+		fmt.Fprintf(w, "  %9s  %s  %s on %s by %s\n", (time.Duration(dur(r)) * time.Second).String(), r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, owner.Label(r.Owner))
 	}
 	fmt.Fprintf(w, "\nSessions by root or break-glass roles: %d", len(s.Root))
 	if len(s.Root) > samples {
@@ -242,7 +243,7 @@ func (s Summary) Print(w io.Writer) {
 		if i == samples {
 			break
 		}
-		fmt.Fprintf(w, "  %s  %s on %s by %s (%s)\n", r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner, r.Status)
+		fmt.Fprintf(w, "  %s  %s on %s by %s (%s)\n", r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, owner.Label(r.Owner), r.Status)
 	}
 }
 

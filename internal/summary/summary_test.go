@@ -65,3 +65,29 @@ func TestTiesAndCountsFirst(t *testing.T) {
 		t.Errorf("the count does not come before the sample:\n%s", out)
 	}
 }
+
+// TestOwnersAsPeople: the CLI summary names people, not ARNs.
+func TestOwnersAsPeople(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	sso := "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_abcdef0123456789/erin@example.com"
+	write(t, filepath.Join(dir, "p", "sessions", "dt=2026-11-23", "a.parquet"), []archive.Row{
+		{SessionID: "erin-1", Owner: sso, Status: "Terminated", StartDate: day},
+		{SessionID: "root-1", Owner: "arn:aws:iam::123456789012:root", Status: "Terminated", StartDate: day},
+	})
+	s, err := summary.Read(filepath.Join(dir, "p", "sessions"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	s.Print(&b)
+	out := b.String()
+	for _, want := range []string{"  1  erin@example.com (AdministratorAccess)\n", "root-1 on  by root (account 123456789012)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, sso) {
+		t.Errorf("the summary shows the ARN:\n%s", out)
+	}
+}
