@@ -300,6 +300,8 @@ func duckType(glue string) string {
 		return "DATE"
 	case "timestamp":
 		return "TIMESTAMPTZ"
+	case "map<string,string>":
+		return "MAP(VARCHAR, VARCHAR)"
 	}
 	return "VARCHAR"
 }

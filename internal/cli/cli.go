@@ -34,8 +34,10 @@ import (
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
+	"github.com/session-audit/session-audit/internal/stsfake"
 	"github.com/session-audit/session-audit/internal/summary"
 	"github.com/session-audit/session-audit/internal/window"
 )
@@ -359,11 +361,14 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 		// --sessions, sees the same sessions, so an id the demo printed is
 		// there for lookup --local.
 		today := c.now().Truncate(24 * time.Hour)
-		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, today.AddDate(0, 0, -*lf.days), today, *lf.sessions)))
+		sessions := ssmfake.Generate(1, today.AddDate(0, 0, -*lf.days), today, *lf.sessions)
+		fake := ssmfake.New(ssmfake.WithSessions(sessions))
 		var err error
 		if emu, err = emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake}); err != nil {
 			return awsclients.Clients{}, err
 		}
+		// The managed nodes the sessions ran on, named and tagged in EC2.
+		emu.PutNodes(stsfake.LocalAccount, emulators.Region, ssmfake.NodesFor(1, sessions))
 		return emu.Clients(), nil
 	}
 	cfg, clients, err := app.Load(ctx, getenv, start)
@@ -377,7 +382,7 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 	if lf.account != nil && *lf.account != "" {
 		account = *lf.account
 	}
-	fmt.Fprintf(c.stderr, "emulated SSM and S3 (region %s); bucket %s kept under %s\n", clients.Region, bucket, emulators.BucketDir(*lf.out, bucket))
+	fmt.Fprintf(c.stderr, "emulated SSM, EC2 and S3 (region %s); bucket %s kept under %s\n", clients.Region, bucket, emulators.BucketDir(*lf.out, bucket))
 	return &target{h: app.Wire(cfg, clients, logger, c.clock), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
 }
 
@@ -520,6 +525,11 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	s.Print(c.stdout)
 	fmt.Fprintf(c.stdout, "\nManifests: %s\n", filepath.Join(bucketDir, t.cfg.Prefix, "manifests"))
+	if n := res.Nodes; n != nil && n.Status == nodes.Written {
+		fmt.Fprintf(c.stdout, "Managed nodes (names, platforms, EC2 tags): %d in %s\n", n.Count, filepath.Join(bucketDir, filepath.FromSlash(n.Object)))
+	} else if n != nil {
+		fmt.Fprintf(c.stdout, "Managed nodes: snapshot %s %s\n", n.Status, n.Error)
+	}
 	fmt.Fprintf(c.stdout, "\n%s\n", summary.ReportHint)
 	return nil
 }
@@ -768,6 +778,7 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	ssmAddr := fs.String("ssm-addr", "127.0.0.1:4583", "listen address of the SSM emulator (0.0.0.0:4583 to reach it from sam local's container on Linux)")
 	s3Addr := fs.String("s3-addr", "127.0.0.1:4572", "listen address of the S3 server")
 	stsAddr := fs.String("sts-addr", "127.0.0.1:4592", "listen address of the STS emulator (GetCallerIdentity, AssumeRole), so that no command needs --account")
+	ec2Addr := fs.String("ec2-addr", "127.0.0.1:4597", "listen address of the EC2 emulator (DescribeInstances: the managed nodes' tags)")
 	from := fs.String("from", "", "start of the synthetic history, RFC 3339 (default: --days before now)")
 	latency := fs.Duration("latency", 0, "latency added to every DescribeSessions call (e.g. 20ms)")
 	throttle := fs.Float64("throttle-rate", 0, "share of DescribeSessions calls answered with ThrottlingException (0 to 1)")
@@ -793,18 +804,21 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	if *rateLimit < 0 || *burst < 1 {
 		return usageError{errors.New("--rate-limit must not be negative and --burst at least 1")}
 	}
-	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
+	sessions := ssmfake.Generate(1, start, end, *lf.sessions)
+	fake := ssmfake.New(ssmfake.WithSessions(sessions),
 		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}),
 		ssmfake.WithRateLimit(ssmfake.RateLimit{Rate: *rateLimit, Burst: *burst}))
 	var span callSpan
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr, SSMWrap: span.wrap})
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr, EC2Addr: *ec2Addr, SSMWrap: span.wrap})
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
+	nodes := ssmfake.NodesFor(1, sessions)
+	emu.PutNodes(stsfake.LocalAccount, emulators.Region, nodes)
 	env := emu.Env()
-	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s), S3 on %s (bucket %s, files under %s), STS on %s\n",
-		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), emu.S3URL, LocalBucket, *lf.out, emu.STSURL)
+	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s, %d managed nodes), S3 on %s (bucket %s, files under %s), STS on %s, EC2 on %s\n",
+		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), len(nodes), emu.S3URL, LocalBucket, *lf.out, emu.STSURL, emu.EC2URL)
 	fmt.Fprintln(c.stderr, "Point the function or the CLI at them with (Ctrl-C stops the emulators):")
 	for _, k := range sortedKeys(env) {
 		fmt.Fprintf(c.stdout, "export %s=%s\n", k, env[k])
@@ -814,6 +828,9 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	answered, throttled := 0, 0
 	for _, call := range fake.Calls() {
+		if call.Operation != "AmazonSSM.DescribeSessions" {
+			continue
+		}
 		switch call.ErrorCode {
 		case "":
 			answered++

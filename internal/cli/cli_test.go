@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/parquet-go/parquet-go"
 
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/cli"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
@@ -48,7 +51,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"Scheduled run at", "Sessions per day (UTC):", "Busiest owners:", "Longest sessions:",
-		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "make report"} {
+		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "Managed nodes (names, platforms, EC2 tags): ", "make report"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -65,6 +68,29 @@ func TestDemo(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
 	if err != nil || len(files) < 13 {
 		t.Errorf("%d parquet files under %s", len(files), dir)
+	}
+	// The scheduled run's node snapshot: every node a session ran on,
+	// EC2 instances named by their Name tag, managed instances as such.
+	snap := filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "nodes", "dt="+testNow.UTC().Format(time.DateOnly), "123456789012_us-east-1.parquet")
+	rows, err := parquet.ReadFile[nodes.Row](snap)
+	if err != nil {
+		t.Fatalf("node snapshot: %v", err)
+	}
+	named, managed := 0, 0
+	for _, r := range rows {
+		if r.ResourceType == "EC2Instance" && r.Name != nil && *r.Name == r.Tags["Name"] && r.Tags["Team"] != "" {
+			named++
+		}
+		if r.ResourceType == "ManagedInstance" && strings.HasPrefix(r.NodeID, "mi-") && len(r.Tags) == 0 {
+			managed++
+		}
+	}
+	if len(rows) == 0 || named+managed != len(rows) || managed == 0 {
+		t.Errorf("node snapshot: %d nodes, %d named EC2 instances, %d managed instances", len(rows), named, managed)
+	}
+	accts, err := parquet.ReadFile[accounts.Row](filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "accounts", "dt="+testNow.UTC().Format(time.DateOnly), "accounts.parquet"))
+	if err != nil || len(accts) != 1 || accts[0].AccountID != "123456789012" || accts[0].Name != nil {
+		t.Errorf("accounts file of single-account mode: %+v %v", accts, err)
 	}
 }
 
@@ -252,7 +278,7 @@ func TestReadmeCommandsExist(t *testing.T) {
 func checkJSONLogs(t *testing.T, stderr string) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM and S3") {
+		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM, EC2 and S3") {
 			continue
 		}
 		var v map[string]any

@@ -41,11 +41,17 @@ const (
 	localNoRoleAccount = "333333333333"
 	localDisabledAcct  = "222222222222"
 	localDisabledReg   = "ap-southeast-2"
+	localWorkloadsOU   = "ou-wkld-00000001"
+	localProdOU        = "ou-wkld-00000002"
 )
 
 var (
 	localOrgAccounts = []string{localAccount, "111111111111", localDisabledAcct, localNoRoleAccount}
 	localOrgRegions  = []string{"us-east-1", "eu-west-1", localDisabledReg}
+	// localAccountNames name localOrgAccounts in the emulated organization
+	// (the first, the audit account, under the root; the rest under
+	// Root/Workloads/Prod).
+	localAccountNames = []string{"security-audit", "prod-payments", "prod-web", "prod-legacy"}
 )
 
 // org runs one organization run: Plan, the exports with bounded
@@ -140,11 +146,18 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 	// same sessions.
 	today := c.now().Truncate(24 * time.Hour)
 	fake := ssmfake.New()
+	type fleet struct {
+		account, region string
+		nodes           []ssmfake.Node
+	}
+	var fleets []fleet
 	perTarget := max(*lf.sessions/(len(localOrgAccounts)*len(localOrgRegions)), 1)
 	seed := int64(1)
 	for _, a := range localOrgAccounts {
 		for _, reg := range localOrgRegions {
-			fake.Target(a, reg).Put(ssmfake.Generate(seed, today.AddDate(0, 0, -*lf.days), today, perTarget)...)
+			ss := ssmfake.Generate(seed, today.AddDate(0, 0, -*lf.days), today, perTarget)
+			fake.Target(a, reg).Put(ss...)
+			fleets = append(fleets, fleet{a, reg, ssmfake.NodesFor(seed, ss)})
 			seed++
 		}
 	}
@@ -157,12 +170,21 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 		}
 	}
 	org := orgfake.New(orgfake.WithManagementAccount(localMgmtAccount))
-	for _, a := range localOrgAccounts {
-		org.Add(orgfake.Account{ID: a})
+	org.AddNamedOU(localWorkloadsOU, "Workloads", "")
+	org.AddNamedOU(localProdOU, "Prod", localWorkloadsOU)
+	for i, a := range localOrgAccounts {
+		acct := orgfake.Account{ID: a, Name: localAccountNames[i%len(localAccountNames)]}
+		if i > 0 {
+			acct.Parent = localProdOU
+		}
+		org.Add(acct)
 	}
 	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake, STS: stsEmu})
 	if err != nil {
 		return nil, "", func() {}, err
+	}
+	for _, f := range fleets {
+		emu.PutNodes(f.account, f.region, f.nodes)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -95,7 +95,7 @@ func setup(t *testing.T, c *s3.Client) coverage.Input {
 		return `{"event":{"account":"` + acct + `","region":"` + region + `","time":"2026-11-25T00:15:00Z"}}`
 	}
 	succeeded := []map[string]any{
-		child("a1", in("111111111111", "eu-west-1"), `{"mode":"scheduled","account":"111111111111","region":"eu-west-1","status":"exported","slots":[{"rows":3},{"rows":4}],"rows":7}`, "SUCCEEDED", "", "", "2026-11-25T00:16:00.500Z"),
+		child("a1", in("111111111111", "eu-west-1"), `{"mode":"scheduled","account":"111111111111","region":"eu-west-1","status":"exported","slots":[{"rows":3},{"rows":4}],"rows":7,"nodes":{"status":"missing","count":0,"error":"SSM DescribeInstanceInformation: ThrottlingException: Rate exceeded"}}`, "SUCCEEDED", "", "", "2026-11-25T00:16:00.500Z"),
 		child("a2", in("111111111111", "us-east-1"), `{"mode":"scheduled","account":"111111111111","region":"us-east-1","status":"region-disabled","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:01.000Z"),
 		child("b1", in("222222222222", "eu-west-1"), `{"mode":"scheduled","account":"222222222222","region":"eu-west-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:02.000Z"),
 		child("b2", in("222222222222", "us-east-1"), `{"mode":"scheduled","account":"222222222222","region":"us-east-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:03.000Z"),
@@ -133,16 +133,16 @@ func TestReport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 5 targets failed (333333333333/eu-west-1)") {
 		t.Fatalf("err = %v", err)
 	}
-	want := coverage.Output{Key: "ssm-sessions/coverage/dt=2026-11-25/run-7.json", Targets: 5, Exported: 1, Denied: 2, RegionDisabled: 1, Failed: 1}
+	want := coverage.Output{Key: "ssm-sessions/coverage/dt=2026-11-25/run-7.json", Targets: 5, Exported: 1, Denied: 2, RegionDisabled: 1, Failed: 1, NodesMissing: 1}
 	if out != want {
 		t.Fatalf("output %+v\nwant   %+v", out, want)
 	}
 	got := get(t, c, out.Key)
-	wantFile := `{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":2,"rows":7,"error":"","finished_at":"2026-11-25T00:16:00.500Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"us-east-1","status":"region-disabled","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:01.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:02.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"us-east-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:03.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"Lambda.Unknown: target 333333333333/eu-west-1: ssm: ThrottlingException","finished_at":"2026-11-25T00:20:00.000Z"}
+	wantFile := `{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":2,"rows":7,"error":"","finished_at":"2026-11-25T00:16:00.500Z","nodes":"missing","nodes_error":"SSM DescribeInstanceInformation: ThrottlingException: Rate exceeded"}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"us-east-1","status":"region-disabled","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:01.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:02.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"us-east-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:03.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"Lambda.Unknown: target 333333333333/eu-west-1: ssm: ThrottlingException","finished_at":"2026-11-25T00:20:00.000Z","nodes":"","nodes_error":""}
 `
 	if got != wantFile {
 		t.Fatalf("coverage file:\n%s\nwant:\n%s", got, wantFile)
@@ -238,8 +238,8 @@ func TestReportBackfillChunks(t *testing.T) {
 		t.Fatalf("out %+v err %v", out, err)
 	}
 	got := get(t, c, out.Key)
-	want := `{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":3,"rows":13,"error":"","finished_at":"2026-11-25T00:17:00.000Z"}
-{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":2,"rows":4,"error":"States.Timeout","finished_at":"2026-11-25T00:31:00.000Z"}
+	want := `{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":3,"rows":13,"error":"","finished_at":"2026-11-25T00:17:00.000Z","nodes":"","nodes_error":""}
+{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":2,"rows":4,"error":"States.Timeout","finished_at":"2026-11-25T00:31:00.000Z","nodes":"","nodes_error":""}
 `
 	if got != want {
 		t.Fatalf("coverage:\n%s\nwant:\n%s", got, want)
@@ -292,9 +292,9 @@ func TestReportEntriesWithoutInput(t *testing.T) {
 		t.Fatalf("output %+v\nwant   %+v", out, want)
 	}
 	missing := "1 of 1 items left no result in the map run (2 results of the run carry no input to tell their target)"
-	wantFile := `{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":1,"rows":1,"error":"","finished_at":"2026-11-25T00:16:00.000Z"}
-{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":""}
-{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":""}
+	wantFile := `{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":1,"rows":1,"error":"","finished_at":"2026-11-25T00:16:00.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":"","nodes":"","nodes_error":""}
+{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":"","nodes":"","nodes_error":""}
 `
 	if got := get(t, c, out.Key); got != wantFile {
 		t.Fatalf("coverage file:\n%s\nwant:\n%s", got, wantFile)

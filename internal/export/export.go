@@ -18,6 +18,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/outcome"
 	"github.com/session-audit/session-audit/internal/reach"
 	"github.com/session-audit/session-audit/internal/sessions"
@@ -88,6 +89,12 @@ type Result struct {
 	Region  string         `json:"region"`
 	Status  outcome.Status `json:"status"`
 	Error   string         `json:"error,omitempty"`
+	// Nodes is the node snapshot of a scheduled run (set by the handler
+	// after the export; see package nodes); nil for other runs.
+	Nodes *nodes.Result `json:"nodes,omitempty"`
+	// Accounts is the accounts file a scheduled run of single-account
+	// mode wrote (package accounts); "" otherwise.
+	Accounts string `json:"accounts,omitempty"`
 }
 
 // SlotsError reports slots that a run did not write; the slots it did write

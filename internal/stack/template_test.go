@@ -95,6 +95,8 @@ func TestResourceTypes(t *testing.T) {
 		"FailureQueue":                   "AWS::SQS::Queue",
 		"GlueDatabase":                   "AWS::Glue::Database",
 		"SessionsTable":                  "AWS::Glue::Table",
+		"NodesTable":                     "AWS::Glue::Table",
+		"AccountsTable":                  "AWS::Glue::Table",
 		"AthenaWorkGroup":                "AWS::Athena::WorkGroup",
 		"QuerySessionsPerOwnerPerDay":    "AWS::Athena::NamedQuery",
 		"QueryLongSessions":              "AWS::Athena::NamedQuery",
@@ -291,11 +293,11 @@ func TestFunctionEnvironment(t *testing.T) {
 	want := map[string]string{
 		"AUDIT_BUCKET": "{{AuditBucket}}", "AUDIT_PREFIX": "ssm-sessions", "AUDIT_SLOT": "24h",
 		"AUDIT_LOOKBACK": "48h", "AUDIT_FILTER_TARGET": "", "AUDIT_FILTER_OWNER": "", "AUDIT_FILTER_STATUS": "",
-		"AUDIT_FILTER_ACCESS_TYPE": "", "AUDIT_CONCURRENCY": "8",
+		"AUDIT_FILTER_ACCESS_TYPE": "", "AUDIT_CONCURRENCY": "8", "AUDIT_NODES": "true",
 		// Org mode only (empty outside it).
 		"AUDIT_MEMBER_ROLE": "", "AUDIT_MEMBER_EXTERNAL_ID": "",
 		// Declared for sam local's --env-vars; empty (unset) in AWS.
-		"AUDIT_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL_SSM": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL_STS": "",
+		"AUDIT_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL_SSM": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL_EC2": "",
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "", "AWS_RESPONSE_CHECKSUM_VALIDATION": "",
 	}
 	if !maps.Equal(env, want) {
