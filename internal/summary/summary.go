@@ -42,9 +42,9 @@ type Summary struct {
 	// exported on two slot lengths by an earlier version).
 	Sessions   int
 	Duplicates int
-	ByStatus       []Count
-	PerDay         []Count
-	Owners         []Count
+	ByStatus   []Count
+	PerDay     []Count
+	Owners     []Count
 	// Longest are the longest sessions: longest first, then the most recent,
 	// then by session id.
 	Longest []archive.Row
