@@ -8,12 +8,14 @@ FUZZTIME ?=
 FUZZ_DECODE  ?= 30000x
 FUZZ_SLOTS   ?= 500000x
 FUZZ_SSM     ?= 30000x
+FUZZ_OWNER   ?= 200000x
+FUZZ_EXCEPTIONS ?= 20000x
 FUZZMINIMIZE ?= 5s
 BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: report report-screenshot build-SessionAuditReportFunction build-OrgFunction run-org node-tools build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
+.PHONY: queries report report-screenshot build-SessionAuditReportFunction build-OrgFunction run-org node-tools build build-SessionAuditFunction cli test unit fuzz lint bench bench-function run clean tidy-check
 
 ## build: the Lambda bootstrap for linux/arm64 (provided.al2023)
 build:
@@ -59,6 +61,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_DECODE)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/handler
 	$(GO) test -run '^$$' -fuzz '^FuzzSlots$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SLOTS)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/window
 	$(GO) test -run '^$$' -fuzz '^FuzzDescribeSessionsRequest$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SSM)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/ssmfake
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_OWNER)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/owner
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_EXCEPTIONS)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/exceptions
 
 ## lint: gofmt, go vet, and go mod tidy leaving no diff
 lint:
@@ -100,15 +104,21 @@ minio:
 kms:
 	bash .ci/kms.sh
 
-## run: the main job on the built-in emulators, then a report of what it
-## wrote; each run replaces the previous run's export in out/ (--clean)
+## run: the main job on the built-in emulators, then a summary of what it
+## wrote; each run replaces the previous run's export in out/ (--clean).
+## Built without cgo, so without DuckDB (the Athena emulator, which only
+## `make report` and `make test` need): a cold build downloads and compiles
+## far less (BENCHMARKS.md, "Cold make run").
 run:
-	$(GO) run ./cmd/session-audit demo --out out --clean
+	CGO_ENABLED=0 $(GO) run ./cmd/session-audit demo --out out --clean
 
 ## run-org: one organization run on emulated accounts and regions (one
-## account without the reader role, one region not enabled); prints coverage
+## account without the reader role, one region not enabled); prints coverage.
+## Its archive is under out/org, apart from `make run`'s (out): the two are
+## different histories of the same account. `make report REPORT_OUT=out/org`
+## reports it, with its coverage.
 run-org:
-	$(GO) run ./cmd/session-audit org --local --out out
+	$(GO) run ./cmd/session-audit org --local --out out/org
 
 clean:
 	rm -rf .aws-sam out bin
@@ -118,18 +128,26 @@ build-SessionAuditReportFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or: make $@ ARTIFACTS_DIR=dir)"; exit 1; }
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/session-audit-report
 
-## report: the weekly audit report of the local export (`make run` makes one,
-## or this runs the demo export first) through the Athena emulator; prints
-## the path of report.html (REPORT_FLAGS: --kind monthly, --from/--to)
+## queries: write template.yaml's named queries from internal/findings
+## (the report's own SQL, with the stack's Report* parameters); a test fails
+## while template.yaml differs from what this writes
+queries:
+	$(GO) run ./internal/findings/gen -template template.yaml
+
+## report: the weekly audit report of the local export in REPORT_OUT (`make
+## run` makes one in out, `make run-org` in out/org, or this runs the demo
+## export first) through the Athena emulator; prints the path of report.html
+## (REPORT_FLAGS: --kind monthly, --from/--to)
+REPORT_OUT ?= out
 report:
-	$(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)
+	$(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)
 
 ## report-screenshot: `make report`, then headless Chromium renders
 ## report.html to docs/report.png (needs the Debian package chromium)
 REPORT_PNG ?= docs/report.png
 report-screenshot:
 	@command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
-	@page=$$($(GO) run ./cmd/session-audit report --out out $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
+	@page=$$($(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \
 	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
 		--disable-sync --no-first-run --user-data-dir="$$profile" --hide-scrollbars --window-size=1100,2300 \
 		--screenshot="$(abspath $(REPORT_PNG))" "file://$$page" 2>/dev/null; rc=$$?; rm -rf "$$profile"; \

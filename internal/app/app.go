@@ -13,11 +13,13 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/sessions"
 	"github.com/session-audit/session-audit/internal/store"
 )
@@ -115,8 +117,47 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func
 			}
 			return cl, nil
 		},
-		Region: c.Region,
-		Now:    now,
-		Log:    logger,
+		Region:   c.Region,
+		Now:      now,
+		Log:      logger,
+		Nodes:    nodeSnapshots(cfg, c, targets, logger, now),
+		Accounts: ownAccount(cfg, c, now),
+	}
+}
+
+// ownAccount writes the accounts table of single-account mode: the one
+// account, its id alone (its name would need iam:ListAccountAliases, a
+// permission the function does not have for a cosmetic). In org mode
+// (AUDIT_MEMBER_ROLE set) it is nil: the org run's Plan writes the
+// organization's accounts.
+func ownAccount(cfg config.Config, c awsclients.Clients, now func() time.Time) func(context.Context, string) (string, error) {
+	if cfg.MemberRole != "" {
+		return nil
+	}
+	return func(ctx context.Context, account string) (string, error) {
+		return accounts.Write(ctx, c.S3, cfg.Bucket, cfg.Prefix, now(), []accounts.Row{{AccountID: account}})
+	}
+}
+
+// nodeSnapshots takes a target's node snapshot with the target's clients
+// (the member role's credentials in another account), or answers "off"
+// when AUDIT_NODES=false.
+func nodeSnapshots(cfg config.Config, c awsclients.Clients, targets *awsclients.Targets, logger *slog.Logger, now func() time.Time) func(context.Context, handler.Self, string, string) nodes.Result {
+	if !cfg.Nodes {
+		return func(context.Context, handler.Self, string, string) nodes.Result {
+			return nodes.Result{Status: nodes.Off}
+		}
+	}
+	snap := &nodes.Snapshotter{S3: c.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Now: now, Log: logger}
+	return func(ctx context.Context, self handler.Self, account, region string) nodes.Result {
+		ssmc, err := targets.SSM(ctx, awsclients.Self(self), account, region)
+		if err != nil {
+			return nodes.Failed(err)
+		}
+		ec2c, err := targets.EC2(ctx, awsclients.Self(self), account, region)
+		if err != nil {
+			return nodes.Failed(err)
+		}
+		return snap.Take(ctx, nodes.Target{Account: account, Region: region, SSM: ssmc, EC2: ec2c})
 	}
 }

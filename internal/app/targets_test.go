@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/session-audit/session-audit/internal/app"
@@ -62,6 +64,24 @@ func invoke(ctx context.Context, h *handler.Handler, event string) (export.Resul
 	return out.(export.Result), nil
 }
 
+// newFunction starts the emulators over fake and sts and builds the
+// function as the Lambda does (app.New, the SDK's default chain), with
+// AUDIT_MEMBER_ROLE memberRole.
+func newFunction(t *testing.T, fake *ssmfake.Server, sts *stsfake.Server) (*handler.Handler, *emulators.Emulators) {
+	t.Helper()
+	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: fake, STS: sts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	env := setEmulatorEnv(t, emu)
+	h, err := app.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return fixedNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, emu
+}
+
 // TestMemberTargetThroughTheDefaultChain builds the function as the Lambda
 // does (app.New, the SDK's default chain) against the emulators: the
 // member role is assumed at AWS_ENDPOINT_URL_STS with a session name that
@@ -73,16 +93,7 @@ func TestMemberTargetThroughTheDefaultChain(t *testing.T) {
 	fake.Target(member, "eu-west-1").Put(types.Session{SessionId: aws.String("m-0"), StartDate: &start, EndDate: &end, Status: types.SessionStatusTerminated})
 	sts := stsfake.New()
 	sts.AllowRole(member, stsfake.Role{Name: memberRole})
-	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: fake, STS: sts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	env := setEmulatorEnv(t, emu)
-	h, err := app.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard, func() time.Time { return fixedNow })
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := newFunction(t, fake, sts)
 	res, err := invoke(context.Background(), h, `{"time":"2026-11-26T00:05:00Z","account":"`+member+`","region":"eu-west-1"}`)
 	if err != nil {
 		t.Fatal(err)
@@ -183,4 +194,34 @@ func benchLatency(b *testing.B) time.Duration {
 		b.Fatalf("BENCH_LATENCY %q: %v", v, err)
 	}
 	return d
+}
+
+// TestMemberRegionRefusals: a member account that deactivated STS in the
+// function's region answers AssumeRole with RegionDisabledException, and
+// the target reads region-disabled, with nothing written; STS refusing the
+// function's own token there (InvalidClientTokenId) is a failure of the run.
+func TestMemberRegionRefusals(t *testing.T) {
+	const inactive = "222233334444"
+	sts := stsfake.New()
+	sts.AllowRole(member, stsfake.Role{Name: memberRole})
+	sts.AllowRole(inactive, stsfake.Role{Name: memberRole})
+	sts.DeactivateRegion(inactive, "us-east-1")
+	h, emu := newFunction(t, ssmfake.New(), sts)
+	res, err := invoke(context.Background(), h, `{"time":"2026-11-26T00:05:00Z","account":"`+inactive+`","region":"eu-west-1"}`)
+	if err != nil {
+		t.Fatalf("a member that deactivated STS failed the run: %v", err)
+	}
+	if res.Status != outcome.RegionDisabled || len(res.Slots) != 0 || !strings.HasPrefix(res.Error, "RegionDisabledException: STS is not activated in this region for account:"+inactive) {
+		t.Errorf("response %+v", res)
+	}
+	objs, err := emu.Clients().S3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("audit-bucket")})
+	if err != nil || len(objs.Contents) != 0 {
+		t.Errorf("written for a refused target: %v, %v", objs, err)
+	}
+
+	sts.DisableRegion(stsfake.LocalAccount, "us-east-1")
+	_, err = invoke(context.Background(), h, `{"time":"2026-11-26T00:05:00Z","account":"`+member+`","region":"eu-west-1"}`)
+	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") || !strings.Contains(err.Error(), "account "+member+" region eu-west-1") {
+		t.Errorf("STS refusing the function's own token: %v; want a failure naming the target", err)
+	}
 }

@@ -64,7 +64,15 @@ func NewWriter(w io.Writer) *Writer {
 
 // newWriter is NewWriter with the sizing as parameters, for measuring.
 func newWriter(w io.Writer, rowsPerRowGroup int64, pageBufferSize int) *Writer {
-	return &Writer{pw: parquet.NewGenericWriter[Row](w,
+	return &Writer{pw: parquet.NewGenericWriter[Row](w, Options(rowsPerRowGroup, pageBufferSize)...)}
+}
+
+// Options are the writer options of every Parquet file of the archive
+// (sessions and the context tables): Snappy, version 1 data pages, PLAIN
+// strings, page statistics and the column index limit (see Writer), with
+// the given sizing.
+func Options(rowsPerRowGroup int64, pageBufferSize int) []parquet.WriterOption {
+	return []parquet.WriterOption{
 		parquet.Compression(&parquet.Snappy),
 		parquet.MaxRowsPerRowGroup(rowsPerRowGroup),
 		parquet.PageBufferSize(pageBufferSize),
@@ -72,7 +80,7 @@ func newWriter(w io.Writer, rowsPerRowGroup int64, pageBufferSize int) *Writer {
 		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.Plain),
 		parquet.DataPageStatistics(true),
 		parquet.ColumnIndexSizeLimit(func([]string) int { return ColumnIndexSizeLimit }),
-	)}
+	}
 }
 
 // Write appends rows to the file. After an error the Writer is unusable and

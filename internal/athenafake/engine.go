@@ -22,7 +22,17 @@ import (
 // project's queries use:
 //   - timestamps in UTC (Athena reads the UTC-adjusted Parquet timestamps as
 //     UTC; DuckDB would use the machine's zone otherwise);
-//   - day_of_week, Trino's ISO day of the week, which DuckDB spells isodow.
+//   - day_of_week, Trino's ISO day of the week, which DuckDB spells isodow;
+//   - the CloudTrail queries' json_extract_scalar (json_extract_string),
+//     from_iso8601_timestamp (a cast: eventTime is RFC 3339 in UTC),
+//     regexp_like (regexp_matches) and date_format (strftime: the same
+//     %Y/%m/%d specifiers);
+//   - array_join, which DuckDB spells array_to_string.
+//
+// Athena's hidden column "$path" (the S3 URI of the row's object) is a
+// column of a table's view when the query names it: DuckDB's filename,
+// turned back into s3://bucket/key. Hidden columns are not in SELECT *
+// on Athena; here only a query that names "$path" has it.
 //
 // count_if, max_by, AT TIME ZONE, hour, CAST, TIMESTAMP and DATE literals,
 // INTERVAL '30' DAY and current_date are the same text in both engines, so
@@ -31,7 +41,15 @@ import (
 var setup = []string{
 	`SET TimeZone = 'UTC'`,
 	`CREATE MACRO day_of_week(ts) AS isodow(ts)`,
+	`CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)`,
+	`CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)`,
+	`CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)`,
+	`CREATE MACRO date_format(ts, f) AS strftime(ts, f)`,
+	`CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)`,
 }
+
+// pathColumn is Athena's hidden column of the object's S3 URI.
+const pathColumn = `"$path"`
 
 // run executes a query: it brings the tables' objects up to date, points
 // DuckDB's views at them, and runs the SQL.
@@ -76,7 +94,7 @@ func (s *Server) execute(query string) ([]colInfo, [][]*string, int64, error) {
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("INTERNAL_ERROR: reading table %s: %w", t.Name, err)
 		}
-		if err := s.view(t, files); err != nil {
+		if err := s.view(t, files, strings.Contains(query, pathColumn)); err != nil {
 			return nil, nil, 0, fmt.Errorf("INTERNAL_ERROR: table %s: %w", t.Name, err)
 		}
 		n, err := estimateScan(query, t, files, s.opts.Now())
@@ -167,8 +185,9 @@ func format(v any) *string {
 
 // file is one cached object of a table.
 type file struct {
-	key, path, dt string
-	size          int64
+	// rel is the key under the table's prefix.
+	key, rel, path, dt string
+	size               int64
 }
 
 // sync downloads the table's objects that changed since the last query
@@ -176,7 +195,11 @@ type file struct {
 // returns the files.
 func (s *Server) sync(ctx context.Context, t Table) ([]file, error) {
 	root := filepath.Join(s.opts.Dir, filepath.FromSlash(strings.TrimSuffix(t.Prefix, "/")))
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.opts.Bucket), Prefix: aws.String(t.Prefix)}
+	bucket := s.opts.Bucket
+	if t.Bucket != "" {
+		bucket = t.Bucket
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(t.Prefix)}
 	var files []file
 	keep := map[string]bool{}
 	for {
@@ -187,16 +210,15 @@ func (s *Server) sync(ctx context.Context, t Table) ([]file, error) {
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
 			rel := strings.TrimPrefix(key, t.Prefix)
-			part, _, ok := strings.Cut(rel, "/")
-			dt, isDT := strings.CutPrefix(part, "dt=")
-			if !ok || !isDT || strings.HasSuffix(key, "/") {
+			dt, ok := partition(t, rel)
+			if !ok || strings.HasSuffix(key, "/") {
 				continue
 			}
 			path := filepath.Join(root, filepath.FromSlash(rel))
-			f := file{key: key, path: path, dt: dt, size: aws.ToInt64(o.Size)}
+			f := file{key: key, rel: rel, path: path, dt: dt, size: aws.ToInt64(o.Size)}
 			keep[path] = true
 			if st, err := os.Stat(path); err != nil || st.Size() != f.size || st.ModTime().Before(aws.ToTime(o.LastModified)) {
-				if err := s.download(ctx, key, path); err != nil {
+				if err := s.download(ctx, bucket, key, path); err != nil {
 					return nil, err
 				}
 			}
@@ -216,8 +238,28 @@ func (s *Server) sync(ctx context.Context, t Table) ([]file, error) {
 	return files, nil
 }
 
-func (s *Server) download(ctx context.Context, key, path string) error {
-	obj, err := s.opts.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key)})
+// trailKey is a trail's object key under its location:
+// <account>/CloudTrail/<region>/YYYY/MM/DD/<name>.json.gz.
+var trailKey = regexp.MustCompile(`^[0-9]{12}/CloudTrail/[a-z0-9-]+/([0-9]{4})/([0-9]{2})/([0-9]{2})/[^/]+\.json\.gz$`)
+
+// partition reads an object's day from its key under the table's prefix:
+// dt=YYYY-MM-DD/…, or a trail's YYYY/MM/DD folder (as YYYY-MM-DD). ok is
+// false for an object outside the table's layout.
+func partition(t Table, rel string) (day string, ok bool) {
+	if t.Format == "cloudtrail" {
+		m := trailKey.FindStringSubmatch(rel)
+		if m == nil {
+			return "", false
+		}
+		return m[1] + "-" + m[2] + "-" + m[3], true
+	}
+	part, _, ok := strings.Cut(rel, "/")
+	dt, isDT := strings.CutPrefix(part, "dt=")
+	return dt, ok && isDT
+}
+
+func (s *Server) download(ctx context.Context, bucket, key, path string) error {
+	obj, err := s.opts.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", key, err)
 	}
@@ -258,18 +300,30 @@ func duckType(glue string) string {
 		return "DATE"
 	case "timestamp":
 		return "TIMESTAMPTZ"
+	case "map<string,string>":
+		return "MAP(VARCHAR, VARCHAR)"
 	}
 	return "VARCHAR"
 }
 
 // view points the table's view at its files: the Glue columns, in order,
-// then dt. With no file, an empty table of the same columns.
-func (s *Server) view(t Table, files []file) error {
+// then dt, and "$path" when withPath says so. With no file, an empty table
+// of the same columns.
+func (s *Server) view(t Table, files []file, withPath bool) error {
 	var defs, sel []string
 	for _, c := range t.Columns {
 		typ := duckType(c.Type)
 		defs = append(defs, fmt.Sprintf("%q %s", c.Name, typ))
 		sel = append(sel, fmt.Sprintf("CAST(%q AS %s) AS %q", c.Name, typ, c.Name))
+	}
+	var sig strings.Builder
+	if t.Format == "cloudtrail" {
+		for _, f := range files {
+			fmt.Fprintf(&sig, "%s %d\n", f.path, f.size)
+		}
+		if last, ok := s.loaded[t.Name]; ok && last == sig.String() {
+			return nil
+		}
 	}
 	var kind string
 	err := s.db.QueryRow(`SELECT table_type FROM information_schema.tables WHERE table_name = ?`, t.Name).Scan(&kind)
@@ -290,19 +344,45 @@ func (s *Server) view(t Table, files []file) error {
 			paths = append(paths, "'"+strings.ReplaceAll(filepath.ToSlash(f.path), "'", "''")+"'")
 		}
 	}
+	// The files are the objects' keys under Dir: the key is the file name
+	// after Dir and a slash.
+	dir := filepath.ToSlash(filepath.Clean(s.opts.Dir))
+	filename := ""
+	if withPath {
+		defs = append(defs, pathColumn+" VARCHAR")
+		sel = append(sel, fmt.Sprintf("'s3://%s/' || substr(filename, %d) AS %s", strings.ReplaceAll(s.opts.Bucket, "'", "''"), len(dir)+2, pathColumn))
+		filename = ", filename = true"
+	}
 	var q string
 	switch {
+	case t.Format == "cloudtrail":
+		merged := ""
+		if len(files) > 0 {
+			merged = filepath.Join(s.opts.Dir, ".trail-"+t.Name+".ndjson.gz")
+			if err := mergeTrail(files, merged); err != nil {
+				return err
+			}
+		}
+		q = trailView(t, merged)
 	case len(paths) == 0:
 		q = fmt.Sprintf(`CREATE TABLE %q (%s, dt VARCHAR)`, t.Name, strings.Join(defs, ", "))
 	case t.Format == "json":
-		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_json([%s], format = 'newline_delimited', hive_partitioning = true, hive_types = {'dt': VARCHAR}, columns = {%s})`,
-			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), jsonColumns(t))
+		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_json([%s], format = 'newline_delimited', hive_partitioning = true, hive_types = {'dt': VARCHAR}, columns = {%s}%s)`,
+			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), jsonColumns(t), filename)
 	default:
-		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_parquet([%s], hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true)`,
-			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "))
+		q = fmt.Sprintf(`CREATE VIEW %q AS SELECT %s, dt FROM read_parquet([%s], hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true%s)`,
+			t.Name, strings.Join(sel, ", "), strings.Join(paths, ", "), filename)
 	}
-	_, err = s.db.Exec(q)
-	return err
+	if _, err = s.db.Exec(q); err != nil {
+		return err
+	}
+	if t.Format == "cloudtrail" {
+		if s.loaded == nil {
+			s.loaded = map[string]string{}
+		}
+		s.loaded[t.Name] = sig.String()
+	}
+	return nil
 }
 
 func jsonColumns(t Table) string {
@@ -319,8 +399,10 @@ func jsonColumns(t Table) string {
 
 var (
 	dtBetween = regexp.MustCompile(`(?i)\bdt\s+BETWEEN\s+'([0-9-]{10})'\s+AND\s+'([0-9-]{10})'`)
-	dtLast    = regexp.MustCompile(`(?i)\bdt\s*>=\s*CAST\(CAST\(current_date\s*-\s*INTERVAL\s*'([0-9]+)'\s*DAY`)
-	word      = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+	// dayBetween is a trail's pruning: "timestamp" BETWEEN 'YYYY/MM/DD' AND 'YYYY/MM/DD'.
+	dayBetween = regexp.MustCompile(`(?i)"?\btimestamp"?\s+BETWEEN\s+'([0-9]{4})/([0-9]{2})/([0-9]{2})'\s+AND\s+'([0-9]{4})/([0-9]{2})/([0-9]{2})'`)
+	dtLast     = regexp.MustCompile(`(?i)\bdt\s*>=\s*CAST\(CAST\(current_date\s*-\s*INTERVAL\s*'([0-9]+)'\s*DAY`)
+	word       = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 )
 
 // estimateScan approximates Athena's DataScannedInBytes: the compressed
@@ -330,7 +412,11 @@ var (
 // bills at least 10 MB per query; neither is counted here.
 func estimateScan(query string, t Table, files []file, now time.Time) (int64, error) {
 	first, last := "", "9999-12-31"
-	if m := dtBetween.FindStringSubmatch(query); m != nil {
+	if t.Format == "cloudtrail" {
+		if m := dayBetween.FindStringSubmatch(query); m != nil {
+			first, last = m[1]+"-"+m[2]+"-"+m[3], m[4]+"-"+m[5]+"-"+m[6]
+		}
+	} else if m := dtBetween.FindStringSubmatch(query); m != nil {
 		first, last = m[1], m[2]
 	} else if m := dtLast.FindStringSubmatch(query); m != nil {
 		var days int
@@ -338,7 +424,9 @@ func estimateScan(query string, t Table, files []file, now time.Time) (int64, er
 		first = now.UTC().AddDate(0, 0, -days).Format(time.DateOnly)
 	}
 	used := map[string]bool{}
-	star := regexp.MustCompile(`(?i)SELECT\s+\*`).MatchString(query)
+	// SELECT * reads every column; "SELECT *, row_number() ..." in a
+	// WITH clause does not: Trino prunes the columns no outer query uses.
+	star := regexp.MustCompile(`(?i)SELECT\s+\*\s+FROM`).MatchString(query)
 	for _, w := range word.FindAllString(query, -1) {
 		used[strings.ToLower(w)] = true
 	}

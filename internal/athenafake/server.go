@@ -25,7 +25,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	_ "github.com/duckdb/duckdb-go/v2" // the engine
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 )
 
 // Query states, as the API names them.
@@ -53,9 +55,16 @@ type Table struct {
 	// Prefix is the key prefix of its objects, e.g. ssm-sessions/sessions/;
 	// objects sit under <Prefix>dt=YYYY-MM-DD/.
 	Prefix string
-	// Format is "parquet" or "json" (JSON lines).
+	// Format is "parquet", "json" (JSON lines), or "cloudtrail": a
+	// trail's gzip JSON log files under <Prefix><account>/CloudTrail/
+	// <region>/YYYY/MM/DD/, read as Athena's CloudTrail table with the
+	// partitions account, region and timestamp (yyyy/MM/dd).
 	Format  string
 	Columns []Column
+	// Bucket holds the table's objects; empty is Options.Bucket.
+	Bucket string
+	// fields are the record fields of a cloudtrail table.
+	fields []cloudtrail.Field
 }
 
 // ObjectAPI is what reading the bucket needs of S3.
@@ -91,6 +100,9 @@ type Server struct {
 	queries map[string]*execution
 	order   []string
 	runMu   sync.Mutex // one query at a time on the one DuckDB connection
+	// loaded is, per trail table, the files its DuckDB table was loaded
+	// from: a trail's many small gzip files are read once, not per query.
+	loaded map[string]string
 }
 
 // execution is one query execution.

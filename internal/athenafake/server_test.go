@@ -86,7 +86,9 @@ func TestProtocol(t *testing.T) {
 	if _, err := start(t, c, "SELECT 1", "other"); !isCode(err, "InvalidRequestException") {
 		t.Errorf("unknown workgroup: %v", err)
 	}
-	id, err := start(t, c, "SELECT account_id, rows, run_time, dt FROM coverage WHERE dt BETWEEN '2026-11-24' AND '2026-11-25' ORDER BY dt, account_id", "wg")
+	// run_time is a string in the Glue table (RFC 3339); cast, it shows
+	// how timestamps come back.
+	id, err := start(t, c, "SELECT account_id, rows, CAST(replace(replace(run_time, 'T', ' '), 'Z', '') AS timestamp) AS run_time, dt FROM coverage WHERE dt BETWEEN '2026-11-24' AND '2026-11-25' ORDER BY dt, account_id", "wg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,4 +153,46 @@ func TestProtocol(t *testing.T) {
 func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+// query runs q to its end and returns its rows, the header first.
+func query(t *testing.T, c *athena.Client, q string) [][]string {
+	t.Helper()
+	id, err := start(t, c, q, "wg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, qe := states(t, c, id); qe.Status.State != types.QueryExecutionStateSucceeded {
+		t.Fatalf("%s: %s", q, aws.ToString(qe.Status.StateChangeReason))
+	}
+	out, err := c.GetQueryResults(context.Background(), &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	for _, r := range out.ResultSet.Rows {
+		var cells []string
+		for _, d := range r.Data {
+			cells = append(cells, aws.ToString(d.VarCharValue))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}
+
+// TestPathColumn: "$path" is each row's object as an S3 URI, as Athena's
+// hidden column is, and SELECT * leaves it out.
+func TestPathColumn(t *testing.T) {
+	c := setup(t, 3)
+	got := query(t, c, `SELECT "$path" AS object, count(*) AS n, array_join(array_agg(account_id ORDER BY account_id), ' ') AS accounts FROM coverage GROUP BY 1 ORDER BY 1`)
+	want := [][]string{{"object", "n", "accounts"},
+		{"s3://b/p/coverage/dt=2026-11-24/run.json", "3", "000000000000 000000000001 000000000002"},
+		{"s3://b/p/coverage/dt=2026-11-25/run.json", "3", "000000000000 000000000001 000000000002"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("\n got %v\nwant %v", got, want)
+	}
+	// The Glue columns and dt, no more.
+	if head := query(t, c, `SELECT * FROM coverage LIMIT 1`)[0]; strings.Contains(fmt.Sprint(head), "path") || len(head) != len(athenafake.CoverageTable("p").Columns)+1 {
+		t.Errorf("SELECT * gives %v", head)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/store"
@@ -28,6 +29,9 @@ type Config struct {
 	ArchiveStart time.Time
 	Params       findings.Params
 	PathStyle    bool
+	// Trail is the CloudTrail trail read in place (its Glue table is
+	// cloudtrail.TableName); the zero Location turns that context off.
+	Trail cloudtrail.Location
 }
 
 var (
@@ -90,5 +94,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Params = p
+	if c.Trail, err = cloudtrail.ParseLocation(getenv(cloudtrail.EnvLocation)); err != nil {
+		return Config{}, err
+	}
+	if len(p.AllowedSourceCIDRs) > 0 && !c.Trail.On() {
+		return Config{}, fmt.Errorf("%s is set but %s is empty: the source addresses come from the trail", findings.EnvAllowedSourceCIDRs, cloudtrail.EnvLocation)
+	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // column finds a column of a result.
@@ -116,6 +117,9 @@ func (s *Summary) fill() error {
 		}
 		s.Durations[i].Count = b.Count
 	}
+	if err := s.fillDuplicates(); err != nil {
+		return err
+	}
 	if cov, ok := s.results[qCoverage]; ok {
 		runs, err := counts(cov, "region", "runs")
 		if err != nil {
@@ -133,5 +137,40 @@ func (s *Summary) fill() error {
 		}
 		s.Complete.Coverage = c
 	}
+	return nil
+}
+
+// fillDuplicates reads the sessions held more than once and the objects
+// that hold them.
+func (s *Summary) fillDuplicates() error {
+	d := Duplicates{Objects: []Count{}, Sample: []DuplicateSession{}}
+	objs, err := counts(s.results[qDupObjects], "object", "sessions")
+	if err != nil {
+		return err
+	}
+	d.Objects = append(d.Objects, objs...)
+	res := s.results[qDuplicates]
+	d.Sessions = res.Count
+	for _, o := range objs {
+		d.ExtraRows += o.Count
+	}
+	d.ExtraRows -= int64(d.Sessions)
+	cols := map[string]int{}
+	for _, c := range []string{"account_id", "region", "session_id", "copies", "objects"} {
+		if cols[c], err = res.column(c); err != nil {
+			return err
+		}
+	}
+	for _, row := range res.Rows {
+		n, err := num(res, row, cols["copies"])
+		if err != nil {
+			return err
+		}
+		d.Sample = append(d.Sample, DuplicateSession{
+			Target: str(row[cols["account_id"]]) + "/" + str(row[cols["region"]]), SessionID: str(row[cols["session_id"]]),
+			Copies: n, Objects: strings.Fields(str(row[cols["objects"]])),
+		})
+	}
+	s.Complete.Duplicates = d
 	return nil
 }

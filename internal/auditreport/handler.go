@@ -14,7 +14,10 @@ type Response struct {
 	Location string         `json:"location"`
 	Sessions int64          `json:"sessions"`
 	Findings map[string]int `json:"findings"`
-	Queries  []Result       `json:"queries"`
+	// Duplicates is how many sessions the table holds more than once in
+	// the period (each counted once above; the report names them).
+	Duplicates int      `json:"duplicates"`
+	Queries    []Result `json:"queries"`
 }
 
 // Handle decodes the event and makes its report: the Lambda handler.
@@ -31,7 +34,7 @@ func (r *Reporter) Handle(ctx context.Context, raw json.RawMessage) (*Response, 
 		return nil, err
 	}
 	out := &Response{Kind: s.Kind, From: s.From.Format("2006-01-02T15:04:05Z"), To: s.To.Format("2006-01-02T15:04:05Z"),
-		Location: s.Location, Sessions: s.Sessions, Findings: map[string]int{}, Queries: s.Queries}
+		Location: s.Location, Sessions: s.Sessions, Findings: map[string]int{}, Duplicates: s.Complete.Duplicates.Sessions, Queries: s.Queries}
 	for _, f := range s.Findings {
 		out.Findings[f.ID] = f.Count
 	}

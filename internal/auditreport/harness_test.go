@@ -1,6 +1,7 @@
 package auditreport_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,9 +25,12 @@ import (
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/athenafake"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/ssmfake"
+	"github.com/session-audit/session-audit/internal/trailfake"
 )
 
 const (
@@ -53,12 +57,37 @@ type env struct {
 	client   *athena.Client
 	history  []archive.Row // every exported session
 	reporter *auditreport.Reporter
+	// trail are the CloudTrail records written for the sessions, when the
+	// environment has a trail.
+	trail []trailfake.Record
 }
+
+// trailOpts give an environment a CloudTrail trail.
+type trailOpts struct {
+	// location is AUDIT_CLOUDTRAIL_LOCATION; the files are written under
+	// trailPrefix in the bucket whatever it says.
+	location string
+	cidrs    string
+}
+
+// The trail's place in the test bucket: an organization trail.
+const (
+	trailPrefix   = "trail/AWSLogs/o-a1b2c3d4e5/"
+	trailLocation = "s3://" + bucket + "/" + trailPrefix
+	allowedCIDRs  = "198.51.100.0/24,10.0.0.0/8"
+)
 
 // newEnv exports n generated sessions (plus hand-made ones) over
 // [dataFrom, dataTo) through the real exporter into gofakes3, and serves
 // the Athena emulator over the bucket. fail, when set, fails queries.
 func newEnv(t *testing.T, n int, extra []types.Session, fail func(string) string) *env {
+	t.Helper()
+	return newTrailEnv(t, n, extra, fail, nil)
+}
+
+// newTrailEnv is newEnv with, when tr is set, a trail of the events of
+// the sessions near the reported week and 330 denied attempts.
+func newTrailEnv(t *testing.T, n int, extra []types.Session, fail func(string) string, tr *trailOpts) *env {
 	t.Helper()
 	t.Setenv("AWS_CA_BUNDLE", "")
 	sessions := append(ssmfake.Generate(20261130, dataFrom.Add(-3*time.Hour), dataTo.Add(2*time.Hour), n), extra...)
@@ -85,10 +114,40 @@ func newEnv(t *testing.T, n int, extra []types.Session, fail func(string) string
 	if _, err := h.Handle(ctx, json.RawMessage(ev)); err != nil {
 		t.Fatalf("export: %v", err)
 	}
+	tables := athenafake.Tables(prefix)
+	vars := map[string]string{
+		"AUDIT_BUCKET": bucket, "AUDIT_ATHENA_WORKGROUP": wg, "AUDIT_GLUE_DATABASE": database,
+		"AUDIT_TIME_ZONE": "Europe/Berlin", "AUDIT_COVERAGE_TABLE": "coverage",
+	}
+	if tr != nil {
+		// The reported week and the hours around it: fewer files to serve.
+		var near []types.Session
+		for _, s := range sessions {
+			if s.StartDate.After(week.From.Add(-6 * time.Hour)) {
+				near = append(near, s)
+			}
+		}
+		e.trail = trailfake.Generate(near, trailfake.Options{Seed: 3, Account: account, Region: emulators.Region, Denied: 330, From: week.From.Add(-6 * time.Hour), To: dataTo.Add(2 * time.Hour)})
+		files, err := trailfake.Files(trailPrefix, e.trail, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if _, err := emu.Clients().S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(f.Key), Body: bytes.NewReader(f.Body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		loc, err := cloudtrail.ParseLocation(tr.location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, athenafake.CloudTrailTable(loc))
+		vars[cloudtrail.EnvLocation], vars[findings.EnvAllowedSourceCIDRs] = tr.location, tr.cidrs
+	}
 	e.athena, err = athenafake.New(athenafake.Options{
 		S3: emu.Clients().S3, Bucket: bucket, Database: database, WorkGroup: wg,
 		OutputLocation: "s3://" + bucket + "/athena-results/", Dir: t.TempDir(),
-		Tables: []athenafake.Table{athenafake.SessionsTable(prefix), athenafake.CoverageTable(prefix)},
+		Tables: tables,
 		Now:    func() time.Time { return now }, Fail: fail,
 	})
 	if err != nil {
@@ -101,12 +160,7 @@ func newEnv(t *testing.T, n int, extra []types.Session, fail func(string) string
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		HTTPClient:  ssmfake.HTTPClient(),
 	})
-	rcfg, err := auditreport.ConfigFromEnv(func(k string) string {
-		return map[string]string{
-			"AUDIT_BUCKET": bucket, "AUDIT_ATHENA_WORKGROUP": wg, "AUDIT_GLUE_DATABASE": database,
-			"AUDIT_TIME_ZONE": "Europe/Berlin", "AUDIT_COVERAGE_TABLE": "coverage",
-		}[k]
-	})
+	rcfg, err := auditreport.ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

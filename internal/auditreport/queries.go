@@ -15,6 +15,10 @@ const (
 	qDurations = "duration-distribution"
 	qDocuments = "documents-used"
 	qCoverage  = "coverage-by-target"
+	// qDuplicates lists the sessions held more than once (its CSV is
+	// duplicates.csv); qDupObjects the objects that hold them.
+	qDuplicates = "duplicates"
+	qDupObjects = "duplicate-objects"
 )
 
 // topN is how many owners and targets the charts show.
@@ -26,32 +30,34 @@ var durationBuckets = []string{"no end", "< 1 min", "1-10 min", "10-60 min", "1-
 
 // aggregates are the chart queries for the window.
 func aggregates(p findings.Params, w findings.Window, coverageTable string) []named {
-	where := findings.Where(w)
+	// Every aggregate reads each session once (findings.Once).
+	with, from := findings.Once(w), findings.OnceTable+"\nWHERE "+findings.OnceFirst
 	local := findings.Local(p)
 	qs := []named{
-		{name: qPerDay, keep: -1, sql: fmt.Sprintf(`SELECT dt AS day, coalesce(status, '') AS status, count(*) AS sessions
-FROM sessions
-WHERE %s
+		{name: qPerDay, keep: -1, sql: fmt.Sprintf(`%s
+SELECT dt AS day, coalesce(status, '') AS status, count(*) AS sessions
+FROM %s
 GROUP BY dt, coalesce(status, '')
-ORDER BY day, status`, where)},
-		{name: qHeatmap, keep: -1, sql: fmt.Sprintf(`SELECT day_of_week(%s) AS weekday, hour(%s) AS hour, count(*) AS sessions
-FROM sessions
-WHERE %s
+ORDER BY day, status`, with, from)},
+		{name: qHeatmap, keep: -1, sql: fmt.Sprintf(`%s
+SELECT day_of_week(%s) AS weekday, hour(%s) AS hour, count(*) AS sessions
+FROM %s
 GROUP BY 1, 2
-ORDER BY 1, 2`, local, local, where)},
-		{name: qOwners, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(owner, '') AS owner, count(*) AS sessions, count(DISTINCT target) AS targets
-FROM sessions
-WHERE %s
+ORDER BY 1, 2`, with, local, local, from)},
+		{name: qOwners, keep: -1, sql: fmt.Sprintf(`%s
+SELECT coalesce(owner, '') AS owner, count(*) AS sessions, count(DISTINCT target) AS targets
+FROM %s
 GROUP BY 1
 ORDER BY sessions DESC, owner
-LIMIT %d`, where, topN)},
-		{name: qTargets, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(target, '') AS target, count(*) AS sessions, count(DISTINCT owner) AS owners
-FROM sessions
-WHERE %s
+LIMIT %d`, with, from, topN)},
+		{name: qTargets, keep: -1, sql: fmt.Sprintf(`%s
+SELECT coalesce(target, '') AS target, count(*) AS sessions, count(DISTINCT owner) AS owners
+FROM %s
 GROUP BY 1
 ORDER BY sessions DESC, target
-LIMIT %d`, where, topN)},
-		{name: qDurations, keep: -1, sql: fmt.Sprintf(`SELECT CASE
+LIMIT %d`, with, from, topN)},
+		{name: qDurations, keep: -1, sql: fmt.Sprintf(`%s
+SELECT CASE
          WHEN duration_seconds IS NULL THEN 0
          WHEN duration_seconds < 60 THEN 1
          WHEN duration_seconds < 600 THEN 2
@@ -59,15 +65,18 @@ LIMIT %d`, where, topN)},
          WHEN duration_seconds < 14400 THEN 4
          WHEN duration_seconds < 43200 THEN 5
          ELSE 6 END AS bucket, count(*) AS sessions
-FROM sessions
-WHERE %s
+FROM %s
 GROUP BY 1
-ORDER BY 1`, where)},
-		{name: qDocuments, keep: -1, sql: fmt.Sprintf(`SELECT coalesce(document_name, '%s') AS document, count(*) AS sessions
-FROM sessions
-WHERE %s
+ORDER BY 1`, with, from)},
+		{name: qDocuments, keep: -1, sql: fmt.Sprintf(`%s
+SELECT coalesce(document_name, '%s') AS document, count(*) AS sessions
+FROM %s
 GROUP BY 1
-ORDER BY sessions DESC, document`, findings.DefaultShell, where)},
+ORDER BY sessions DESC, document`, with, findings.DefaultShell, from)},
+		// The duplicates: the first sampleRows sessions on the page, every
+		// one in duplicates.csv; every object that holds one.
+		{name: qDuplicates, keep: sampleRows, toCSV: true, sql: findings.Duplicates(w)},
+		{name: qDupObjects, keep: -1, sql: findings.DuplicateObjects(w)},
 	}
 	if coverageTable != "" {
 		first, last := w.Dates()

@@ -7,9 +7,11 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/session-audit/session-audit/internal/findings"
+	"github.com/session-audit/session-audit/internal/owner"
 	"github.com/session-audit/session-audit/internal/svgchart"
 )
 
@@ -30,16 +32,39 @@ type chart struct {
 
 // cell is a table cell; Key and Value, when set, tie it to a chart mark.
 type cell struct {
-	Text, Key string
-	Value     *int64
+	Text, Key, Title string
+	Value            *int64
 }
 
 type findingView struct {
 	FindingResult
 	Order   string
 	Columns []string
-	Rows    [][]string
+	Rows    [][]rowCell
 	More    int
+}
+
+// rowCell is a finding's cell: Text shown, Title (the whole value, such as
+// an owner's ARN) in the tooltip.
+type rowCell struct {
+	Text, Title string
+}
+
+// columnLabels say how a finding's column is shown: principal ARNs as
+// people, the ARN in the title. This is where names from other tables
+// drop in (a target's machine name from the nodes snapshot, an account's
+// name from the accounts table): a label function per column, the value
+// kept in the title.
+var columnLabels = map[string]func(string) string{"owner": owner.Label, "caller_arn": owner.Label}
+
+// showCell is a finding cell as shown.
+func showCell(column, value string) rowCell {
+	if label, ok := columnLabels[column]; ok && value != "" {
+		if l := label(value); l != value {
+			return rowCell{Text: l, Title: value}
+		}
+	}
+	return rowCell{Text: value}
 }
 
 type page struct {
@@ -53,10 +78,33 @@ type page struct {
 
 func v(n int64) *int64 { return &n }
 
+// length says how long a period is in words: "7 days", "2 days 10 hours",
+// "1 day 30 minutes", to the second.
+func length(d time.Duration) string {
+	var parts []string
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"day", 24 * time.Hour}, {"hour", time.Hour}, {"minute", time.Minute}, {"second", time.Second}} {
+		if n := d / u.d; n > 0 {
+			d -= n * u.d
+			name := u.name
+			if n != 1 {
+				name += "s"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
+}
+
 func render(s *Summary, p findings.Params) ([]byte, error) {
 	pg := page{S: s, Params: p,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
-		Days:   strconv.FormatFloat(s.To.Sub(s.From).Hours()/24, 'f', -1, 64),
+		Days:   length(s.To.Sub(s.From)),
 	}
 	// Sessions per day, stacked by status.
 	var days, statuses []string
@@ -113,34 +161,57 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	heat.SVG = svgchart.Heatmap(heat.Title, weekdays, hours, grid)
 	pg.Charts = append(pg.Charts, heat)
 
-	bars := func(id, title, what string, cs []Count) chart {
+	same := func(k string) string { return k }
+	bars := func(id, title, what string, cs []Count, label func(string) string) chart {
 		c := chart{ID: id, Title: title, Head: []string{what, "sessions"}, Empty: len(cs) == 0 || s.Sessions == 0}
-		var labels []string
+		var keys, labels []string
 		var values []int64
 		for _, x := range cs {
-			labels = append(labels, x.Key)
+			l := label(x.Key)
+			keys = append(keys, x.Key)
+			labels = append(labels, l)
 			values = append(values, x.Count)
-			c.Rows = append(c.Rows, []cell{{Text: x.Key}, {Text: strconv.FormatInt(x.Count, 10), Key: x.Key, Value: v(x.Count)}})
+			first := cell{Text: l}
+			if l != x.Key {
+				first.Title = x.Key
+			}
+			c.Rows = append(c.Rows, []cell{first, {Text: strconv.FormatInt(x.Count, 10), Key: x.Key, Value: v(x.Count)}})
 		}
-		c.SVG = svgchart.Bars(title, labels, values)
+		c.SVG = svgchart.LabeledBars(title, keys, labels, values)
 		return c
 	}
 	pg.Charts = append(pg.Charts,
-		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners),
-		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets),
-		bars("durations", "Session durations", "duration", s.Durations),
-		bars("documents", "Documents used", "document", s.Documents),
+		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners, owner.Label),
+		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, same),
+		bars("durations", "Session durations", "duration", s.Durations, same),
+		bars("documents", "Documents used", "document", s.Documents, same),
 	)
+	if s.Trail.On() {
+		trailBars := func(id, title, what, unit string, cs []Count, label func(string) string) chart {
+			c := bars(id, title, what, cs, label)
+			c.Head[1], c.Empty = unit, len(cs) == 0
+			return c
+		}
+		pg.Charts = append(pg.Charts,
+			trailBars("denied-by-caller", fmt.Sprintf("Denied session attempts: top %d people", topN), "person", "attempts", s.Trail.DeniedByCaller, owner.Label),
+			trailBars("sources", fmt.Sprintf("Top %d source addresses of sessions (CloudTrail)", topN), "source address", "sessions", s.Trail.Sources, same),
+			trailBars("clients", "Sessions started in the console, with the CLI or an SDK", "client", "sessions", s.Trail.Clients, same),
+		)
+	}
 
 	for _, f := range s.Findings {
 		res := s.results[f.ID]
 		def, _ := findings.ByID(f.ID)
 		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
-		fv.More = res.Count - len(res.Rows)
-		for _, row := range res.Rows {
-			cells := make([]string, len(row))
+		rows := res.Rows
+		if len(rows) > sampleRows {
+			rows = rows[:sampleRows] // the CSV has them all
+		}
+		fv.More = res.Count - len(rows)
+		for _, row := range rows {
+			cells := make([]rowCell, len(row))
 			for j, x := range row {
-				cells[j] = str(x)
+				cells[j] = showCell(res.Columns[j], str(x))
 			}
 			fv.Rows = append(fv.Rows, cells)
 		}
@@ -189,23 +260,38 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 </head>
 <body>
 <h1>Session audit report</h1>
-<p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}} days, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
+<p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}}, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
 <table class="meta">
 <tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
 <tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>
 <tr><td>Document allow-list</td><td>{{range $i, $d := .S.Thresholds.AllowedDocuments}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
 <tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
+<tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
 </table>
+
+<section id="cloudtrail-context" data-trail="{{if .S.Trail.On}}on{{else}}off{{end}}">
+<h2>CloudTrail context</h2>
+{{if .S.Trail.On}}<p>Read in place from <span class="mono">{{.S.Trail.Location}}</span>: who started each session from which address and with what client, and the attempts Session Manager refused, which the session history never lists.</p>
+<table>
+<tr><th>Sessions started (StartSession)</th><td class="n" id="trail-starts" data-value="{{.S.Trail.Starts}}">{{.S.Trail.Starts}}</td><td>{{.S.Trail.StartsWithMFA}} by callers signed in with MFA</td></tr>
+<tr><th>Denied session attempts</th><td class="n" id="trail-denied" data-value="{{.S.Trail.DeniedAttempts}}">{{.S.Trail.DeniedAttempts}}</td><td>by {{.S.Trail.DeniedCallers}} {{if eq .S.Trail.DeniedCallers 1}}principal{{else}}principals{{end}}; every one in denied.csv</td></tr>
+</table>
+{{else}}<p class="off" id="trail-off"><strong>This context is off:</strong> no CloudTrail trail is configured (the stack parameter CloudTrailLocation, AUDIT_CLOUDTRAIL_LOCATION), so this report shows no denied session attempts, no source addresses and not how sessions were started.</p>{{end}}
+</section>
 
 <section id="completeness">
 <h2>Completeness</h2>
 <table>
 <tr><th>Slots expected</th><td class="n" data-value="{{.S.Complete.SlotsExpected}}">{{.S.Complete.SlotsExpected}}</td><td>every slot of the period for each exported account/region</td></tr>
 <tr><th>Slots with manifests</th><td class="n" data-value="{{.S.Complete.SlotsWithManifests}}">{{.S.Complete.SlotsWithManifests}}</td><td>{{if .S.Complete.SlotsMissing}}missing: {{range $i, $m := .S.Complete.SlotsMissing}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}none missing{{end}}</td></tr>
-<tr><th>Kept slots</th><td class="n" data-value="{{.S.Complete.SlotsKept}}">{{.S.Complete.SlotsKept}}</td><td>a re-export that found fewer sessions than the archive holds (History keeps 30 days, or the filters changed) keeps the older objects; the manifest records it under "kept"</td></tr>
+{{if .S.Complete.DaysOnTwoLengths}}<tr><th>Days on two slot lengths</th><td class="n" data-value="{{len .S.Complete.DaysOnTwoLengths}}">{{len .S.Complete.DaysOnTwoLengths}}</td><td>exported before each day kept one slot length; their sessions are held twice and counted once: {{range $i, $d := .S.Complete.DaysOnTwoLengths}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
+{{end}}<tr><th>Kept slots</th><td class="n" data-value="{{.S.Complete.SlotsKept}}">{{.S.Complete.SlotsKept}}</td><td>a re-export that found fewer sessions than the archive holds (History keeps 30 days, or the filters changed) keeps the older objects; the manifest records it under "kept"</td></tr>
 <tr><th>Sessions still pending</th><td class="n" data-value="{{.S.Complete.SessionsPending}}">{{.S.Complete.SessionsPending}}</td><td>active when their slot was exported, not yet in the archive</td></tr>
 <tr><th>Rows in manifests</th><td class="n" data-value="{{.S.Complete.RowsInManifests}}">{{.S.Complete.RowsInManifests}}</td><td>Athena counts {{.S.Sessions}} sessions{{if ne .S.Complete.RowsInManifests .S.Sessions}}: they differ, see the manifests{{else}}: they agree{{end}}</td></tr>
-<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if $i}}, {{end}}{{$t}}{{else}}<span class="none">none</span>{{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
+{{with .S.Complete.Duplicates}}<tr id="duplicates"><th>Sessions held more than once</th><td class="n" data-value="{{.Sessions}}">{{.Sessions}}</td><td>{{if .Sessions}}every number in this report counts each of them once, from its latest export; {{.ExtraRows}} {{if eq .ExtraRows 1}}row{{else}}rows{{end}} beyond the first copies.
+Objects that hold them: {{range $i, $o := .Objects}}{{if lt $i 20}}{{if $i}}, {{end}}<span class="mono" data-object="{{$o.Key}}">{{$o.Key}}</span> ({{$o.Count}}){{end}}{{end}}{{if gt (len .Objects) 20}} and {{sub (len .Objects) 20}} more{{end}}.
+Sessions: {{range $i, $d := .Sample}}{{if lt $i 20}}{{if $i}}; {{end}}<span class="mono" data-session="{{$d.SessionID}}">{{$d.Target}} {{$d.SessionID}}</span> ({{$d.Copies}} copies){{end}}{{end}}{{if gt .Sessions 20}} and {{sub .Sessions 20}} more{{end}}; every one with its objects in <span class="mono">{{.CSV}}</span>.{{else}}none: each session is held once{{end}}</td></tr>
+{{end}}<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if $i}}, {{end}}{{$t}}{{else}}<span class="none">none</span>{{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
 </table>
 </section>
 
@@ -223,7 +309,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 {{if .Empty}}<p class="none">none</p>{{else}}{{.SVG}}
 <details><summary>Numbers</summary><div class="wide"><table class="numbers">
 <tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}{{if .Value}}<td class="n" data-key="{{.Key}}" data-value="{{.Value}}">{{.Text}}</td>{{else}}<td>{{.Text}}</td>{{end}}{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}{{if .Value}}<td class="n" data-key="{{.Key}}" data-value="{{.Value}}">{{.Text}}</td>{{else}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}{{end}}</tr>
 {{end}}</table></div></details>{{end}}
 </figure>
 {{end}}
@@ -233,7 +319,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <h2>{{.Title}}</h2>
 <p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}; every row in <span class="mono">{{.CSV}}</span>{{if .Rows}}; {{.Order}}{{end}}.</p>
 {{if .Rows}}<div class="wide"><table class="rows"><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</table></div>{{if .More}}<p>… and {{.More}} more in {{.CSV}}.</p>{{end}}
 {{else}}<p class="none">none</p>{{end}}
 </section>

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/session-audit/session-audit/internal/cloudtrail"
 	"github.com/session-audit/session-audit/internal/findings"
 	"github.com/session-audit/session-audit/internal/store"
 )
@@ -87,7 +88,9 @@ type Summary struct {
 	Durations   []Count         `json:"durations"`
 	Documents   []Count         `json:"documents"`
 	Findings    []FindingResult `json:"findings"`
-	Queries     []Result        `json:"queries"`
+	// Trail is the CloudTrail context: off (Location empty) or its counts.
+	Trail   TrailContext `json:"cloudtrail"`
+	Queries []Result     `json:"queries"`
 
 	results map[string]Result
 }
@@ -115,16 +118,34 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	w := findings.Window{From: req.From, To: req.To}
 	var qs []named
 	for _, f := range findings.All {
-		if f.Table == "coverage" {
+		switch {
+		case f.Table == "coverage":
 			if c.CoverageTable == "" {
 				continue
 			}
 			qs = append(qs, named{name: f.ID, sql: strings.Replace(f.SQL(c.Params, w), "FROM coverage", "FROM "+c.CoverageTable, 1), keep: sampleRows, toCSV: true})
 			continue
+		case f.Table == cloudtrail.TableName:
+			if !c.Trail.On() || (f.ID == "outside-sources" && len(c.Params.AllowedSourceCIDRs) == 0) {
+				continue
+			}
+			if f.ID == "denied" || f.ID == "clients" {
+				// Every row in memory: the trail's totals and the denied
+				// chart are summed from them, not read again from the trail.
+				qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: -1, toCSV: true})
+				continue
+			}
+		case c.Trail.On():
+			// Every session row carries its source address from the trail.
+			qs = append(qs, named{name: f.ID, sql: findings.WithSourceIP(f.SQL(c.Params, w), w), keep: sampleRows, toCSV: true})
+			continue
 		}
 		qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: sampleRows, toCSV: true})
 	}
 	qs = append(qs, aggregates(c.Params, w, c.CoverageTable)...)
+	if c.Trail.On() {
+		qs = append(qs, trailAggregates(w)...)
+	}
 	run := &runner{api: r.Athena, workGroup: c.WorkGroup, database: c.Database, poll: r.Poll, sleep: r.Sleep, tempDir: r.TempDir}
 	if run.poll <= 0 {
 		run.poll = 500 * time.Millisecond
@@ -151,6 +172,7 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			PrivilegedOwners: c.Params.PrivilegedOwners,
 		},
 		Complete: completeness(ms, req.From, req.To, c.Slot),
+		Trail:    TrailContext{Location: c.Trail.URI, AllowedSourceCIDRs: cidrs(c.Params)},
 		Queries:  results,
 		results:  map[string]Result{},
 	}
@@ -158,6 +180,9 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		s.results[res.Name] = res
 	}
 	if err := s.fill(); err != nil {
+		return nil, err
+	}
+	if err := s.fillTrail(); err != nil {
 		return nil, err
 	}
 	objects := map[string]io.ReadSeeker{}
@@ -169,6 +194,10 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		name := f.ID + ".csv"
 		objects[folder+name] = res.csv
 		s.Findings = append(s.Findings, FindingResult{ID: f.ID, Title: f.Title, Count: res.Count, CSV: name, QueryID: res.ID, Scanned: res.Scanned})
+	}
+	if res, ok := s.results[qDuplicates]; ok {
+		s.Complete.Duplicates.CSV = qDuplicates + ".csv"
+		objects[folder+s.Complete.Duplicates.CSV] = res.csv
 	}
 	page, err := render(s, c.Params)
 	if err != nil {
@@ -184,6 +213,9 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	order := []string{folder + "summary.json"}
 	for _, f := range s.Findings {
 		order = append(order, folder+f.CSV)
+	}
+	if s.Complete.Duplicates.CSV != "" {
+		order = append(order, folder+s.Complete.Duplicates.CSV)
 	}
 	order = append(order, folder+"report.html")
 	for _, k := range order {

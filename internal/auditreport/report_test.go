@@ -5,18 +5,27 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"maps"
+	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/net/html"
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/owner"
+	"github.com/session-audit/session-audit/internal/svgchart"
 )
 
 var week = auditreport.LastWeek(now)
@@ -113,7 +122,7 @@ func TestWeeklyReport(t *testing.T) {
 	for id := range predicates {
 		wantKeys = append(wantKeys, folder+id+".csv")
 	}
-	wantKeys = append(wantKeys, folder+"not-covered.csv")
+	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv")
 	slices.Sort(wantKeys)
 	if got := sortedKeys(objs); !slices.Equal(got, wantKeys) {
 		t.Fatalf("objects\n got %v\nwant %v", got, wantKeys)
@@ -345,8 +354,8 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 			t.Errorf("chart %s: %d marks and %d table cells differ", id, len(marks), len(cells))
 		}
 	})
-	if charts != 6 {
-		t.Errorf("%d charts, want 6", charts)
+	if want := map[bool]int{false: 6, true: 9}[s.Trail.On()]; charts != want {
+		t.Errorf("%d charts, want %d", charts, want)
 	}
 	walk(doc, func(n *html.Node) {
 		id, ok := attr(n, "data-finding")
@@ -360,6 +369,21 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 			}
 		}
 	})
+	// Owners read as people in the chart and its table, cut on the right
+	// only, the ARN in the title.
+	for _, c := range s.TopOwners {
+		l := owner.Label(c.Key)
+		if l == c.Key {
+			t.Errorf("owner %s is not read as a person", c.Key)
+		}
+		if !bytes.Contains(page, []byte(">"+html.EscapeString(svgchart.Shorten(l, 44))+"</text>")) ||
+			!bytes.Contains(page, []byte(`<td title="`+html.EscapeString(c.Key)+`">`+html.EscapeString(l)+"</td>")) {
+			t.Errorf("the owners chart does not show %q", l)
+		}
+	}
+	if bytes.Contains(page, []byte("</title>…")) {
+		t.Error("a label is cut on the left")
+	}
 	for _, want := range []string{s.Queries[0].ID, "Europe/Berlin", "Mon 23 Nov 2026 00:00 – Mon 30 Nov 2026 00:00 UTC"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the page does not say %q", want)
@@ -480,5 +504,193 @@ func TestPeriods(t *testing.T) {
 		if r.From.Format(time.DateOnly) != tc.from || r.To.Format(time.DateOnly) != tc.to || r.Kind != tc.kind {
 			t.Errorf("%s at %s: %+v", tc.kind, tc.at, r)
 		}
+	}
+}
+
+// TestStrayCopy puts a copy of one day's Parquet object beside it, as a
+// stray "cp" or a day exported on two slot lengths would: every number of
+// the report stays as it was, and completeness names the copy and the
+// sessions it repeats.
+func TestStrayCopy(t *testing.T) {
+	e := newEnv(t, 600, handmade(), nil)
+	ctx := context.Background()
+	event := json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)
+	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
+	report := func() (auditreport.Summary, map[string][]byte) {
+		t.Helper()
+		if _, err := e.reporter.Handle(ctx, event); err != nil {
+			t.Fatal(err)
+		}
+		objs := e.objects(t, folder)
+		var s auditreport.Summary
+		if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
+			t.Fatal(err)
+		}
+		return s, objs
+	}
+	before, beforeObjs := report()
+	if d := before.Complete.Duplicates; d.Sessions != 0 || len(d.Objects) != 0 || d.CSV != "duplicates.csv" {
+		t.Fatalf("duplicates before the copy: %+v", d)
+	}
+
+	// The copy: the Monday's object, under another name in its dt folder.
+	api := e.emu.Clients().S3
+	day := prefix + "/sessions/dt=2026-11-24/"
+	page, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(day)})
+	if err != nil || len(page.Contents) != 1 {
+		t.Fatalf("objects of %s: %v (%v)", day, len(page.Contents), err)
+	}
+	orig := aws.ToString(page.Contents[0].Key)
+	obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(orig)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	stray := day + "copy-of-" + path.Base(orig)
+	if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(stray), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	var copied []string
+	for _, r := range e.history {
+		if r.StartDate.UTC().Format(time.DateOnly) == "2026-11-24" {
+			copied = append(copied, r.SessionID)
+		}
+	}
+	slices.Sort(copied)
+
+	after, afterObjs := report()
+	// Every number as before.
+	same := func(what string, a, b any) {
+		t.Helper()
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s changed with the copy:\n before %+v\n  after %+v", what, a, b)
+		}
+	}
+	same("sessions", before.Sessions, after.Sessions)
+	same("by status", before.ByStatus, after.ByStatus)
+	same("per day", before.PerDay, after.PerDay)
+	same("heatmap", before.Heatmap, after.Heatmap)
+	same("top owners", before.TopOwners, after.TopOwners)
+	same("top targets", before.TopTargets, after.TopTargets)
+	same("durations", before.Durations, after.Durations)
+	same("documents", before.Documents, after.Documents)
+	for i := range before.Findings {
+		same("finding "+before.Findings[i].ID, before.Findings[i].Count, after.Findings[i].Count)
+		csvName := folder + before.Findings[i].CSV
+		if !bytes.Equal(beforeObjs[csvName], afterObjs[csvName]) {
+			t.Errorf("%s changed with the copy", csvName)
+		}
+	}
+	d := after.Complete.Duplicates
+	before.Complete.Duplicates, after.Complete.Duplicates = auditreport.Duplicates{}, auditreport.Duplicates{}
+	same("completeness but the duplicates", before.Complete, after.Complete)
+
+	// Completeness names the copy, its original and every session of it.
+	uri := func(key string) string { return "s3://" + bucket + "/" + key }
+	wantObjects := []auditreport.Count{{Key: uri(stray), Count: int64(len(copied))}, {Key: uri(orig), Count: int64(len(copied))}}
+	slices.SortFunc(wantObjects, func(a, b auditreport.Count) int { return strings.Compare(a.Key, b.Key) })
+	if d.Sessions != len(copied) || d.ExtraRows != int64(len(copied)) || !slices.Equal(d.Objects, wantObjects) || len(d.Sample) == 0 {
+		t.Fatalf("duplicates %d sessions, %d extra rows, objects %v; want %d, %d, %v", d.Sessions, d.ExtraRows, d.Objects, len(copied), len(copied), wantObjects)
+	}
+	if s := d.Sample[0]; s.Copies != 2 || !slices.Equal(s.Objects, []string{wantObjects[0].Key, wantObjects[1].Key}) || s.Target != account+"/"+emulators.Region {
+		t.Errorf("first duplicate %+v", s)
+	}
+	head, recs := readCSV(t, afterObjs[folder+"duplicates.csv"])
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r[slices.Index(head, "session_id")])
+		if !strings.Contains(r[slices.Index(head, "objects")], stray) {
+			t.Errorf("duplicates.csv row %v does not name %s", r, stray)
+		}
+	}
+	if !slices.Equal(ids, copied) {
+		t.Errorf("duplicates.csv lists %d sessions, the copied object holds %d", len(ids), len(copied))
+	}
+	page2 := afterObjs[folder+"report.html"]
+	if !bytes.Contains(page2, []byte(`data-object="`+uri(stray)+`"`)) || !bytes.Contains(page2, []byte(`data-session="`+copied[0]+`"`)) {
+		t.Errorf("report.html does not name the copy %s and the session %s", stray, copied[0])
+	}
+	if bytes.Contains(beforeObjs[folder+"report.html"], []byte("copy-of-")) {
+		t.Error("report.html named a copy before there was one")
+	}
+}
+
+// TestLatestExportWins: two more copies of a day's object, one exported an
+// hour later with one session now Failed, one an hour earlier with another
+// session Failed, as a day exported on two slot lengths at different times
+// would be. Each session counts once, as its latest export says: the
+// later copy's change shows, the earlier copy's does not.
+func TestLatestExportWins(t *testing.T) {
+	e := newEnv(t, 300, handmade(), nil)
+	ctx := context.Background()
+	api := e.emu.Clients().S3
+	day := prefix + "/sessions/dt=2026-11-25/"
+	page, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(day)})
+	if err != nil || len(page.Contents) != 1 {
+		t.Fatalf("objects of %s: %d (%v)", day, len(page.Contents), err)
+	}
+	obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: page.Contents[0].Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	rows, err := parquet.Read[archive.Row](bytes.NewReader(body), int64(len(body)))
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%d rows: %v", len(rows), err)
+	}
+	var later, earlier string
+	for _, r := range rows {
+		if r.Status != "Failed" {
+			if later == "" {
+				later = r.SessionID
+			} else if earlier == "" {
+				earlier = r.SessionID
+			}
+		}
+	}
+	put := func(name string, shift time.Duration, failed string) {
+		t.Helper()
+		out := slices.Clone(rows)
+		for i := range out {
+			out[i].ExportedAt = out[i].ExportedAt.Add(shift)
+			if out[i].SessionID == failed {
+				out[i].Status = "Failed"
+			}
+		}
+		var buf bytes.Buffer
+		w := archive.NewWriter(&buf)
+		if err := w.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(day + name), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("later-12h.parquet", time.Hour, later)
+	put("earlier-24h.parquet", -time.Hour, earlier)
+
+	out, err := e.reporter.Handle(ctx, json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk := inWeek(e.history)
+	failed := 0
+	for _, r := range wk {
+		if r.Status == "Failed" || r.SessionID == later {
+			failed++
+		}
+	}
+	if out.Sessions != int64(len(wk)) || out.Findings["failed"] != failed || out.Duplicates != len(rows) {
+		t.Errorf("sessions %d, failed %d, duplicates %d; want %d, %d (the later copy's), %d", out.Sessions, out.Findings["failed"], out.Duplicates, len(wk), failed, len(rows))
+	}
+	objs := e.objects(t, "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/")
+	csvFailed := string(objs["ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/failed.csv"])
+	if !strings.Contains(csvFailed, later) || strings.Contains(csvFailed, earlier) {
+		t.Errorf("failed.csv: the later copy's %s in it: %v; the earlier copy's %s: %v", later, strings.Contains(csvFailed, later), earlier, strings.Contains(csvFailed, earlier))
 	}
 }

@@ -1,7 +1,7 @@
-// Package awsclients builds the SSM, S3 and STS clients from the SDK's
+// Package awsclients builds the SSM, S3, STS and EC2 clients from the SDK's
 // default configuration chain (AWS_REGION, credentials, AWS_ENDPOINT_URL_SSM,
-// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, ...) with the retry policy of
-// the export.
+// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_EC2, ...) with
+// the retry policy of the export.
 package awsclients
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -127,7 +128,7 @@ func CheckEndpoint(name, raw string) error {
 func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns ...func(*config.LoadOptions) error) (Clients, error) {
 	throttles := new(atomic.Int64)
 	opts := append([]func(*config.LoadOptions) error{config.WithRetryer(Retryer(throttles))}, optFns...)
-	cfg, err := LoadConfig(ctx, getenv, []string{"SSM", "S3", "STS"}, opts...)
+	cfg, err := LoadConfig(ctx, getenv, []string{"SSM", "S3", "STS", "EC2"}, opts...)
 	if err != nil {
 		return Clients{}, err
 	}
@@ -139,7 +140,7 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 		STS:       sts.NewFromConfig(cfg, wrapSTS),
 		Region:    cfg.Region,
 		Throttles: throttles,
-		Base:      Base{Config: cfg, SSM: []func(*ssm.Options){wrapSSM}, STS: []func(*sts.Options){wrapSTS}},
+		Base:      Base{Config: cfg, SSM: []func(*ssm.Options){wrapSSM}, STS: []func(*sts.Options){wrapSTS}, EC2: []func(*ec2.Options){wrapEC2}},
 	}, nil
 }
 
@@ -148,3 +149,5 @@ func New(ctx context.Context, getenv func(string) string, pathStyle bool, optFns
 func wrapSSM(o *ssm.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }
 
 func wrapSTS(o *sts.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }
+
+func wrapEC2(o *ec2.Options) { o.HTTPClient = ReadOnlyBodies(o.HTTPClient) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -21,6 +22,7 @@ type Base struct {
 	Config aws.Config
 	SSM    []func(*ssm.Options)
 	STS    []func(*sts.Options)
+	EC2    []func(*ec2.Options)
 }
 
 // Self is the invoked function, from its ARN: the partition and account it
@@ -60,6 +62,7 @@ type Targets struct {
 	sts     *sts.Client
 	creds   map[string]*aws.CredentialsCache // by account
 	clients map[[2]string]*ssm.Client        // by account, region
+	ec2s    map[[2]string]*ec2.Client        // by account, region
 }
 
 // NewTargets returns the clients of the targets derived from base. own is
@@ -68,7 +71,7 @@ type Targets struct {
 func NewTargets(base Base, own *ssm.Client, ownRegion, role, externalID string) *Targets {
 	return &Targets{
 		base: base, own: own, ownRegion: ownRegion, role: role, externalID: externalID,
-		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ssm.Client{},
+		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ssm.Client{}, ec2s: map[[2]string]*ec2.Client{},
 	}
 }
 
@@ -97,6 +100,39 @@ func (t *Targets) SSM(ctx context.Context, self Self, account, region string) (*
 		return nil, fmt.Errorf("assume %s: %w", t.RoleARN(self, account), err)
 	}
 	return t.client(account, region, creds), nil
+}
+
+// EC2 returns the EC2 client of the target (account, region) for the
+// function self, with the same credentials as its SSM client (the member
+// role's, cached per account, for another account) and the same retry
+// policy (its own ratelimit.Limiter, as every client has).
+func (t *Targets) EC2(ctx context.Context, self Self, account, region string) (*ec2.Client, error) {
+	var creds aws.CredentialsProvider
+	if account != self.Account {
+		if t.role == "" {
+			return nil, fmt.Errorf("account %s is not this function's account %s: %w", account, self.Account, ErrNoMemberRole)
+		}
+		c := t.credentials(self, account)
+		if _, err := c.Retrieve(ctx); err != nil {
+			return nil, fmt.Errorf("assume %s: %w", t.RoleARN(self, account), err)
+		}
+		creds = c
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := [2]string{account, region}
+	if c, ok := t.ec2s[k]; ok {
+		return c, nil
+	}
+	opts := append(append([]func(*ec2.Options){}, t.base.EC2...), func(o *ec2.Options) {
+		o.Region = region
+		if creds != nil {
+			o.Credentials = creds
+		}
+	})
+	c := ec2.NewFromConfig(t.base.Config, opts...)
+	t.ec2s[k] = c
+	return c, nil
 }
 
 // credentials returns the cached credentials of account, creating them on

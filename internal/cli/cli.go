@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +34,10 @@ import (
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
+	"github.com/session-audit/session-audit/internal/stsfake"
 	"github.com/session-audit/session-audit/internal/summary"
 	"github.com/session-audit/session-audit/internal/window"
 )
@@ -59,15 +62,24 @@ Commands:
   backfill  export every slot of the last N days (--last N) or of
             [--start, --end), slot by slot; resumable: slots that already
             have a manifest are skipped unless --force
-  lookup    look one session up by id (History, then Active); writes nothing
-  report    the audit report of the local export (Athena emulator); prints its path
+  lookup    look one session up by id (History, then Active); writes nothing;
+            exit 1 when it is in neither
+  report    the audit report of the local export (Athena emulator) in the
+            bucket AUDIT_BUCKET names, else session-audit-local; prints its path
   org       one organization run (Plan, exports, Coverage) and its coverage table
+            (with --local: under out/org unless --out says otherwise)
+  exceptions check FILE
+            validate an exceptions file before uploading it to
+            <prefix>/exceptions.yaml (exit 1 when the report would not apply
+            an entry, or could not read the file)
   verify    check the archive read-only: objects against manifests, a manifest
             for every slot, the digests' chain and signatures; one JSON line
             per problem (exit 3), 0 when verified, 1 when S3 could not be read
-  emulate   start the SSM emulator and the S3 server on local ports and print
-            the environment that points the function at them
+  emulate   start the SSM and STS emulators and the S3 server on local ports
+            and print the environment that points the function at them
   help      print this help
+
+Flags may come before or after a command's arguments.
 
 Without --local, run, backfill and lookup use real AWS through the SDK's
 default chain (AWS_REGION, AWS_PROFILE, credentials, AWS_ENDPOINT_URL_*) and
@@ -126,6 +138,8 @@ func Main(args []string, env Env) int {
 		err = c.org(ctx, args[1:])
 	case "verify":
 		err = c.verify(ctx, args[1:])
+	case "exceptions":
+		err = c.exceptionsCmd(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "session-audit: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -161,28 +175,61 @@ type cmd struct {
 // now is the CLI's clock, in UTC.
 func (c *cmd) now() time.Time { return c.clock().UTC() }
 
-func (c *cmd) flags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: session-audit %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// flagSet is a command's flags. The flag package's own output is
+// discarded: Main prints a parse error once, and -h prints the usage.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis string
+	stderr   io.Writer
 }
 
-func (c *cmd) parse(fs *flag.FlagSet, args []string, positional int) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+func (c *cmd) flags(name, synopsis string) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, synopsis: synopsis, stderr: c.stderr}
+}
+
+// usage prints the command's synopsis and flags on stderr.
+func (fs *flagSet) usage() {
+	fmt.Fprintf(fs.stderr, "Usage: session-audit %s\n\nFlags:\n", fs.synopsis)
+	fs.SetOutput(fs.stderr)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parse parses flags before, between and after the arguments (as most
+// command lines do; "--" ends the flags), and wants positional arguments.
+// A bad flag is a usage error, printed once by Main with a pointer to -h.
+func (c *cmd) parse(fs *flagSet, args []string, positional int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.usage()
+				return nil, err
+			}
+			return nil, usageError{fmt.Errorf("%w (session-audit %s -h lists the flags)", err, fs.Name())}
 		}
-		return usageError{err}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	if fs.NArg() != positional {
-		fs.Usage()
-		return usageError{fmt.Errorf("want %d argument(s), got %d", positional, fs.NArg())}
+	if len(pos) != positional {
+		got := "none"
+		if len(pos) > 0 {
+			got = fmt.Sprintf("%d %q", len(pos), pos)
+		}
+		return nil, usageError{fmt.Errorf("want %d argument(s), got %s (usage: session-audit %s)", positional, got, fs.synopsis)}
 	}
-	return nil
+	return pos, nil
 }
 
 // logger is the logger of the CLI and of the SDK clients it builds: JSON
@@ -201,7 +248,7 @@ type localFlags struct {
 	sessions *int
 }
 
-func addLocal(fs *flag.FlagSet, withSwitch bool) localFlags {
+func addLocal(fs *flagSet, withSwitch bool) localFlags {
 	lf := localFlags{
 		out:      fs.String("out", "out", "folder the emulated S3 keeps its objects in (as <bucket>/<key>)"),
 		days:     fs.Int("days", 14, "days of synthetic session history the SSM emulator is seeded with"),
@@ -241,6 +288,15 @@ func (c *cmd) localBucket() string {
 	return LocalBucket
 }
 
+// prefix is the key prefix of the local archive: AUDIT_PREFIX, else the
+// default.
+func (c *cmd) prefix() string {
+	if p := strings.TrimSpace(c.getenv("AUDIT_PREFIX")); p != "" {
+		return p
+	}
+	return "ssm-sessions"
+}
+
 // accountID is the form of an AWS account id.
 var accountID = regexp.MustCompile(`^[0-9]{12}$`)
 
@@ -273,6 +329,9 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 		if err != nil {
 			return nil, err
 		}
+		if err := checkCredentials(ctx, clients.Base.Config); err != nil {
+			return nil, err
+		}
 		account := ""
 		if lf.account != nil {
 			account = *lf.account
@@ -285,6 +344,9 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 		return &target{h: app.Wire(cfg, clients, logger, c.clock), cfg: cfg, clients: clients, account: account, close: func() {}}, nil
 	}
 	if err := validLocal(lf); err != nil {
+		return nil, err
+	}
+	if err := c.checkLocalRegion(); err != nil {
 		return nil, err
 	}
 	bucket := c.localBucket()
@@ -308,11 +370,14 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 		// --sessions, sees the same sessions, so an id the demo printed is
 		// there for lookup --local.
 		today := c.now().Truncate(24 * time.Hour)
-		fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, today.AddDate(0, 0, -*lf.days), today, *lf.sessions)))
+		sessions := ssmfake.Generate(1, today.AddDate(0, 0, -*lf.days), today, *lf.sessions)
+		fake := ssmfake.New(ssmfake.WithSessions(sessions))
 		var err error
 		if emu, err = emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake}); err != nil {
 			return awsclients.Clients{}, err
 		}
+		// The managed nodes the sessions ran on, named and tagged in EC2.
+		emu.PutNodes(stsfake.LocalAccount, emulators.Region, ssmfake.NodesFor(1, sessions))
 		return emu.Clients(), nil
 	}
 	cfg, clients, err := app.Load(ctx, getenv, start)
@@ -326,8 +391,43 @@ func (c *cmd) target(ctx context.Context, lf localFlags, local bool, n needs) (*
 	if lf.account != nil && *lf.account != "" {
 		account = *lf.account
 	}
-	fmt.Fprintf(c.stderr, "emulated SSM and S3; bucket %s kept under %s\n", bucket, emulators.BucketDir(*lf.out, bucket))
+	fmt.Fprintf(c.stderr, "emulated SSM, EC2 and S3 (region %s); bucket %s kept under %s\n", clients.Region, bucket, emulators.BucketDir(*lf.out, bucket))
 	return &target{h: app.Wire(cfg, clients, logger, c.clock), cfg: cfg, clients: clients, account: account, close: func() { emu.Close() }}, nil
+}
+
+// credentialWays is how the SDK's default chain finds credentials, in the
+// order it tries them.
+const credentialWays = `no AWS credentials; the SDK looks for them, in this order, in:
+  - AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones);
+  - the profile AWS_PROFILE names (else "default") in ~/.aws/credentials and ~/.aws/config,
+    including an IAM Identity Center (SSO) profile after 'aws sso login --profile NAME';
+  - a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, as on EKS);
+  - a container role (ECS, CodeBuild: AWS_CONTAINER_CREDENTIALS_*) or the EC2 instance role.
+Or try it on the built-in emulators with --local. The SDK said`
+
+// checkCredentials gets the credentials of the SDK's default chain once,
+// before anything is called, so that none found is a configuration error
+// naming the ways to supply them rather than the chain's last error.
+func checkCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials == nil {
+		return usageError{errors.New(credentialWays + ": no credentials provider")}
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return usageError{fmt.Errorf("%s: %w", credentialWays, err)}
+	}
+	return nil
+}
+
+// checkLocalRegion refuses with --local the AWS_REGION it would refuse
+// without: the emulators answer in their own region, but a malformed
+// variable is a mistake either way.
+func (c *cmd) checkLocalRegion() error {
+	if r := c.getenv("AWS_REGION"); r != "" {
+		if err := store.CheckRegion(r); err != nil {
+			return &app.ConfigError{Err: fmt.Errorf("AWS_REGION: %w", err)}
+		}
+	}
+	return nil
 }
 
 // callerAccount asks STS which account the CLI's credentials belong to,
@@ -371,7 +471,7 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	fs := c.flags("demo", "demo [--out DIR] [--clean] [--days N] [--sessions N]")
 	lf := addLocal(fs, false)
 	clean := fs.Bool("clean", false, "replace the export an earlier demo left in --out (deletes that folder's bucket, nothing else)")
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	// Every flag and variable is checked before anything is deleted, and
@@ -420,12 +520,25 @@ func (c *cmd) demo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "Scheduled run at %s: %d slots, %d sessions written in %s\n\n",
 		now.Format(time.RFC3339), len(res.Slots), res.Rows, time.Since(began).Round(time.Millisecond))
+	// The trail of the same sessions, for the report's CloudTrail context.
+	today := now.Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -*lf.days)
+	events, files, err := seedTrail(ctx, t.clients.S3, bucket, ssmfake.Generate(1, from, today, *lf.sessions), t.account, from, today)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Emulated CloudTrail: %d Session Manager events (%d refused) in %d log files under %s\n\n", events, localDenied, files, localTrailLocation(bucket))
 	s, err := summary.Read(filepath.Join(bucketDir, t.cfg.Prefix, "sessions"), 5)
 	if err != nil {
 		return err
 	}
 	s.Print(c.stdout)
 	fmt.Fprintf(c.stdout, "\nManifests: %s\n", filepath.Join(bucketDir, t.cfg.Prefix, "manifests"))
+	if n := res.Nodes; n != nil && n.Status == nodes.Written {
+		fmt.Fprintf(c.stdout, "Managed nodes (names, platforms, EC2 tags): %d in %s\n", n.Count, filepath.Join(bucketDir, filepath.FromSlash(n.Object)))
+	} else if n != nil {
+		fmt.Fprintf(c.stdout, "Managed nodes: snapshot %s %s\n", n.Status, n.Error)
+	}
 	fmt.Fprintf(c.stdout, "\n%s\n", summary.ReportHint)
 	return nil
 }
@@ -471,7 +584,7 @@ func (c *cmd) run(ctx context.Context, args []string) error {
 	fs := c.flags("run", "run [--event FILE] [--account ID] [--local [--out DIR]]")
 	eventFile := fs.String("event", "", "event JSON file (default: a scheduled run now; - reads standard input)")
 	lf := addLocal(fs, true)
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	event := []byte(fmt.Sprintf(`{"time":%q}`, c.now().Format(time.RFC3339)))
@@ -497,10 +610,12 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 	fs := c.flags("backfill", "backfill (--last N | --start TIME --end TIME) [--force] [--account ID] [--local [--out DIR]]")
 	startS := fs.String("start", "", "first slot's start, RFC 3339 on the slot grid (e.g. 2026-11-01T00:00:00Z)")
 	endS := fs.String("end", "", "last slot's end, RFC 3339 on the slot grid, not after now")
-	lastDays := fs.Int("last", 0, "instead of --start/--end: the last N whole days, up to the start of today (UTC); 1 to 29")
+	var last wholeDays
+	fs.Var(&last, "last", "instead of --start/--end: the last `N` whole days, up to the start of today (UTC); 1 to 29")
+	lastDays := (*int)(&last)
 	force := fs.Bool("force", false, "re-export slots that already have a manifest")
 	lf := addLocal(fs, true)
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	var start, end time.Time
@@ -535,58 +650,137 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.logger()
+	// A day whose first export fixed another slot length is exported on
+	// that length (docs/ARCHITECTURE.md, "Slot length per day"): skip a slot
+	// when every slot of its day's length that it overlaps has a manifest,
+	// and export each of those once.
+	exp, ok := t.h.Export.(*export.Exporter)
+	if !ok {
+		return fmt.Errorf("backfill: the handler's exporter is a %T", t.h.Export)
+	}
+	st, err := exp.State(ctx, export.Target{Account: t.account})
+	if err != nil {
+		return err
+	}
+	done := map[time.Time]bool{}
 	began := time.Now()
 	for i, s := range slots {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted before slot %s; run the same command again to resume: %w", s, err)
 		}
 		n := fmt.Sprintf("%d/%d", i+1, len(slots))
-		if !*force {
-			m, err := store.GetManifest(ctx, t.clients.S3, t.cfg.Bucket, keys.Manifest(s))
+		recorded, moved := window.OnRecordedDays([]window.Slot{s}, st.DayLength, c.now())
+		for _, m := range moved {
+			for _, r := range m.Later {
+				log.Info("slot not exported: its day's recorded slot has not ended", "n", n, "slot", r.String(), "recordedSlot", m.Recorded.String())
+			}
+		}
+		skip := true
+		for _, r := range recorded {
+			if done[r.Start] {
+				continue
+			}
+			if *force {
+				skip = false
+				break
+			}
+			m, err := store.GetManifest(ctx, t.clients.S3, t.cfg.Bucket, keys.Manifest(r))
 			if err != nil {
 				return err
 			}
-			if m != nil {
-				log.Info("slot already exported, skipped", "n", n, "slot", s.String(), "rows", m.Rows)
-				continue
+			if m == nil {
+				skip = false
+				break
 			}
+			log.Info("slot already exported, skipped", "n", n, "slot", r.String(), "rows", m.Rows)
+			done[r.Start] = true
+		}
+		if skip {
+			continue
 		}
 		log.Info("backfill slot", "n", n, "slot", s.String(), "elapsed", time.Since(began).Round(time.Second).String())
 		event := fmt.Sprintf(`{"start":%q,"end":%q}`, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339))
 		if err := c.invoke(ctx, t, []byte(event)); err != nil {
 			return fmt.Errorf("%w; run the same command again to resume", err)
 		}
+		for _, r := range recorded {
+			done[r.Start] = true
+		}
 	}
 	return nil
 }
 
+// wholeDays is a flag that counts whole days, given as a bare number.
+type wholeDays int
+
+func (d *wholeDays) String() string { return strconv.Itoa(int(*d)) }
+
+func (d *wholeDays) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New("want a whole number of days, such as --last 7")
+	}
+	*d = wholeDays(n)
+	return nil
+}
+
 func (c *cmd) lookup(ctx context.Context, args []string) error {
-	fs := c.flags("lookup", "lookup [--account ID] [--local] SESSION_ID")
+	fs := c.flags("lookup", "lookup [--account ID] [--local [--out DIR]] SESSION_ID")
 	lf := addLocal(fs, true)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := c.parse(fs, args, 1)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return usageError{errors.New("want one SESSION_ID")}
-	}
-	event, err := json.Marshal(map[string]string{"sessionId": fs.Arg(0)})
+	id := pos[0]
+	event, err := json.Marshal(map[string]string{"sessionId": id})
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	if _, err := handler.Decode(event); err != nil {
 		return usageError{err}
 	}
-	// A lookup writes nothing, so it needs no account: no STS call.
+	// A lookup writes nothing, so it needs no account: no STS call, unless
+	// the session is not found and the error names where it looked.
 	t, err := c.target(ctx, lf, *lf.local, needs{})
 	if err != nil {
 		return err
 	}
 	defer t.close()
-	return c.invoke(ctx, t, event)
+	out, err := c.handle(ctx, t, event)
+	if err != nil {
+		return err
+	}
+	res, ok := out.(handler.LookupResponse)
+	if !ok {
+		return fmt.Errorf("unexpected response %T", out)
+	}
+	if res.Status != "" {
+		return fmt.Errorf("lookup %s in account %s, region %s: %s: %s", id, c.lookedIn(ctx, t, res.Account), res.Region, res.Status, res.Error)
+	}
+	if len(res.Sessions) == 0 {
+		return fmt.Errorf("session %s not found in account %s, region %s: neither in History (the last 30 days) nor among the Active sessions",
+			id, c.lookedIn(ctx, t, res.Account), res.Region)
+	}
+	body, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	fmt.Fprintln(c.stdout, string(body))
+	return nil
+}
+
+// lookedIn names the account a lookup searched: the response's, else the
+// one STS says the credentials belong to, else a description.
+func (c *cmd) lookedIn(ctx context.Context, t *target, account string) string {
+	if account != "" {
+		return account
+	}
+	if t.clients.STS != nil {
+		if a, err := callerAccount(ctx, t.clients.STS); err == nil {
+			return a
+		}
+	}
+	return "(the account of the current credentials)"
 }
 
 func (c *cmd) emulate(ctx context.Context, args []string) error {
@@ -594,13 +788,14 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	ssmAddr := fs.String("ssm-addr", "127.0.0.1:4583", "listen address of the SSM emulator (0.0.0.0:4583 to reach it from sam local's container on Linux)")
 	s3Addr := fs.String("s3-addr", "127.0.0.1:4572", "listen address of the S3 server")
 	stsAddr := fs.String("sts-addr", "127.0.0.1:4592", "listen address of the STS emulator (GetCallerIdentity, AssumeRole), so that no command needs --account")
+	ec2Addr := fs.String("ec2-addr", "127.0.0.1:4597", "listen address of the EC2 emulator (DescribeInstances: the managed nodes' tags)")
 	from := fs.String("from", "", "start of the synthetic history, RFC 3339 (default: --days before now)")
 	latency := fs.Duration("latency", 0, "latency added to every DescribeSessions call (e.g. 20ms)")
 	throttle := fs.Float64("throttle-rate", 0, "share of DescribeSessions calls answered with ThrottlingException (0 to 1)")
 	rateLimit := fs.Float64("rate-limit", 0, "DescribeSessions calls a second let through, as SSM's account limit does; beyond it ThrottlingException (0: no limit)")
 	burst := fs.Int("burst", 5, "calls let through at once on top of --rate-limit (its token bucket's size)")
 	lf := addLocal(fs, false)
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	now := c.now()
@@ -619,18 +814,21 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	if *rateLimit < 0 || *burst < 1 {
 		return usageError{errors.New("--rate-limit must not be negative and --burst at least 1")}
 	}
-	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, start, end, *lf.sessions)),
+	sessions := ssmfake.Generate(1, start, end, *lf.sessions)
+	fake := ssmfake.New(ssmfake.WithSessions(sessions),
 		ssmfake.WithFaults(ssmfake.Faults{Latency: *latency, ThrottleRate: *throttle, Seed: 1}),
 		ssmfake.WithRateLimit(ssmfake.RateLimit{Rate: *rateLimit, Burst: *burst}))
 	var span callSpan
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr, SSMWrap: span.wrap})
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, SSMAddr: *ssmAddr, S3Addr: *s3Addr, STSAddr: *stsAddr, EC2Addr: *ec2Addr, SSMWrap: span.wrap})
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
+	nodes := ssmfake.NodesFor(1, sessions)
+	emu.PutNodes(stsfake.LocalAccount, emulators.Region, nodes)
 	env := emu.Env()
-	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s), S3 on %s (bucket %s, files under %s), STS on %s\n",
-		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), emu.S3URL, LocalBucket, *lf.out, emu.STSURL)
+	fmt.Fprintf(c.stderr, "SSM emulator on %s (%d sessions from %s to %s, %d managed nodes), S3 on %s (bucket %s, files under %s), STS on %s, EC2 on %s\n",
+		emu.SSMURL, *lf.sessions, start.Format(time.RFC3339), end.Format(time.RFC3339), len(nodes), emu.S3URL, LocalBucket, *lf.out, emu.STSURL, emu.EC2URL)
 	fmt.Fprintln(c.stderr, "Point the function or the CLI at them with (Ctrl-C stops the emulators):")
 	for _, k := range sortedKeys(env) {
 		fmt.Fprintf(c.stdout, "export %s=%s\n", k, env[k])
@@ -640,6 +838,9 @@ func (c *cmd) emulate(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	answered, throttled := 0, 0
 	for _, call := range fake.Calls() {
+		if call.Operation != "AmazonSSM.DescribeSessions" {
+			continue
+		}
 		switch call.ErrorCode {
 		case "":
 			answered++

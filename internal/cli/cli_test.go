@@ -4,13 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/cli"
+	"github.com/session-audit/session-audit/internal/nodes"
+	"github.com/session-audit/session-audit/internal/ssmfake"
 )
 
 // testNow is the CLI's clock in these tests: the emulators' history and
@@ -43,7 +51,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"Scheduled run at", "Sessions per day (UTC):", "Busiest owners:", "Longest sessions:",
-		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "make report"} {
+		"Sessions by root or break-glass roles:", "Period:", "Sessions by status:", "Manifests:", "Managed nodes (names, platforms, EC2 tags): ", "make report"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -60,6 +68,29 @@ func TestDemo(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
 	if err != nil || len(files) < 13 {
 		t.Errorf("%d parquet files under %s", len(files), dir)
+	}
+	// The scheduled run's node snapshot: every node a session ran on,
+	// EC2 instances named by their Name tag, managed instances as such.
+	snap := filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "nodes", "dt="+testNow.UTC().Format(time.DateOnly), "123456789012_us-east-1.parquet")
+	rows, err := parquet.ReadFile[nodes.Row](snap)
+	if err != nil {
+		t.Fatalf("node snapshot: %v", err)
+	}
+	named, managed := 0, 0
+	for _, r := range rows {
+		if r.ResourceType == "EC2Instance" && r.Name != nil && *r.Name == r.Tags["Name"] && r.Tags["Team"] != "" {
+			named++
+		}
+		if r.ResourceType == "ManagedInstance" && strings.HasPrefix(r.NodeID, "mi-") && len(r.Tags) == 0 {
+			managed++
+		}
+	}
+	if len(rows) == 0 || named+managed != len(rows) || managed == 0 {
+		t.Errorf("node snapshot: %d nodes, %d named EC2 instances, %d managed instances", len(rows), named, managed)
+	}
+	accts, err := parquet.ReadFile[accounts.Row](filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "accounts", "dt="+testNow.UTC().Format(time.DateOnly), "accounts.parquet"))
+	if err != nil || len(accts) != 1 || accts[0].AccountID != "123456789012" || accts[0].Name != nil {
+		t.Errorf("accounts file of single-account mode: %+v %v", accts, err)
 	}
 }
 
@@ -83,9 +114,37 @@ func TestRunAndLookupLocal(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Mode != "scheduled" || len(res.Slots) != 2 {
 		t.Fatalf("run --local: exit %d, %s %s", code, out, stderr)
 	}
-	out, _, code = run(t, nil, "lookup", "--local", "--out", dir, "nobody-0123456789abcdef0")
-	if code != 0 || !strings.Contains(out, `"mode": "lookup"`) || !strings.Contains(out, `"sessions": []`) {
-		t.Errorf("lookup: exit %d, %s", code, out)
+	out, stderr, code = run(t, nil, "lookup", "--local", "--out", dir, "nobody-0123456789abcdef0")
+	if code != 1 || out != "" {
+		t.Errorf("lookup of an id that does not exist: exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	for _, want := range []string{"nobody-0123456789abcdef0 not found", "account 123456789012", "region us-east-1", "History", "Active"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("lookup of an id that does not exist does not say %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestLookupFlagsAfterTheID: flags may follow the session id, as in most
+// command lines; "--" ends the flags.
+func TestLookupFlagsAfterTheID(t *testing.T) {
+	dir := t.TempDir()
+	today := testNow.Truncate(24 * time.Hour)
+	id := aws.ToString(ssmfake.Generate(1, today.AddDate(0, 0, -3), today, 50)[7].SessionId)
+	for _, args := range [][]string{
+		{"lookup", "--local", "--out", dir, "--days", "3", "--sessions", "50", id},
+		{"lookup", id, "--local", "--out", dir, "--days", "3", "--sessions", "50"},
+		{"lookup", "--local", "--out", dir, id, "--days", "3", "--sessions", "50"},
+		{"lookup", "--local", "--out", dir, "--days", "3", "--sessions", "50", "--", id},
+	} {
+		out, stderr, code := run(t, nil, args...)
+		if code != 0 || !strings.Contains(out, `"session_id": "`+id+`"`) {
+			t.Errorf("%v: exit %d, %s %s; want the session", args, code, out, stderr)
+		}
+	}
+	_, stderr, code := run(t, nil, "lookup", id, "--local", "--out", dir, "another-id")
+	if code != 2 || !strings.Contains(stderr, "want 1 argument(s), got 2") {
+		t.Errorf("two ids: exit %d, %s; want 2", code, stderr)
 	}
 }
 
@@ -110,6 +169,56 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	}
 }
 
+// TestBackfillKeepsEachDaysSlotLength: a day backfilled with 24h and then
+// with AUDIT_SLOT=12h is skipped as exported (its 24h slot has a manifest),
+// not exported again as two 12h slots; --force re-exports it once, on 24h.
+func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
+	dir := t.TempDir()
+	end := testNow.Truncate(24 * time.Hour)
+	start := end.AddDate(0, 0, -1)
+	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
+	if _, stderr, code := run(t, nil, args...); code != 0 {
+		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
+	}
+	twelve := map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}
+	_, stderr, code := run(t, twelve, args...)
+	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, "backfill slot") {
+		t.Fatalf("12h backfill of a 24h day: exit %d; want its one 24h slot skipped:\n%s", code, stderr)
+	}
+	_, stderr, code = run(t, twelve, append(args, "--force")...)
+	if code != 0 || strings.Count(stderr, `"backfill slot"`) != 1 || !strings.Contains(stderr, "day exported on the slot length its first export fixed") {
+		t.Fatalf("forced 12h backfill of a 24h day: exit %d; want one export of the day on 24h, logged:\n%s", code, stderr)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "sessions", "dt=*", "*.parquet"))
+	if err != nil || len(files) != 1 || !strings.HasSuffix(files[0], start.Format("20060102T150405Z")+"_"+end.Format("20060102T150405Z")+".parquet") {
+		t.Errorf("objects %v; want the day's one 24h object", files)
+	}
+}
+
+// TestBackfillWithoutAStateObject: without a state object (the first
+// backfill after an upgrade, or after someone deleted it), the backfill
+// still finds the day's recorded length from its manifests and skips it.
+func TestBackfillWithoutAStateObject(t *testing.T) {
+	dir := t.TempDir()
+	end := testNow.Truncate(24 * time.Hour)
+	start := end.AddDate(0, 0, -1)
+	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
+	if _, stderr, code := run(t, nil, args...); code != 0 {
+		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
+	}
+	states, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "state", "*"))
+	if err != nil || len(states) != 1 {
+		t.Fatalf("state files %v, %v", states, err)
+	}
+	if err := os.Remove(states[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := run(t, map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}, args...)
+	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, `"backfill slot"`) {
+		t.Fatalf("12h backfill of a 24h day without a state: exit %d; want the day skipped:\n%s", code, stderr)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lookup"}, {"run", "--no-such-flag"}, {"backfill", "--start", "x", "--end", "y"}} {
 		_, stderr, code := run(t, nil, args...)
@@ -121,7 +230,20 @@ func TestUsageErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Commands:") {
 		t.Errorf("help: exit %d", code)
 	}
-	_, stderr, code := run(t, nil, "run")
+	// emulate starts the STS emulator too.
+	if m := regexp.MustCompile(`(?m)^  emulate +(.*\n(?: {12}.*\n)*)`).FindStringSubmatch(out); m == nil || !strings.Contains(m[1], "SSM") || !strings.Contains(m[1], "S3") || !strings.Contains(m[1], "STS") {
+		t.Errorf("help does not say emulate starts SSM, S3 and STS:\n%s", out)
+	}
+	// A bad flag value is said once, and says what the flag wants.
+	_, stderr, code := run(t, nil, "backfill", "--local", "--last", "7d")
+	if code != 2 || strings.Count(stderr, `"7d"`) != 1 || !strings.Contains(stderr, "whole number of days") {
+		t.Errorf("--last 7d: exit %d, %q; want 2 and one error asking for whole days", code, stderr)
+	}
+	_, stderr, code = run(t, nil, "run", "--no-such-flag")
+	if code != 2 || strings.Count(stderr, "no-such-flag") != 1 {
+		t.Errorf("run --no-such-flag: exit %d, %q; want 2 and the error once", code, stderr)
+	}
+	_, stderr, code = run(t, nil, "run")
 	if code != 2 || !strings.Contains(stderr, "AUDIT_BUCKET is required") {
 		t.Errorf("run without AUDIT_BUCKET: exit %d, %s; want 2 (a configuration error)", code, stderr)
 	}
@@ -180,12 +302,48 @@ func TestReadmeCommandsExist(t *testing.T) {
 func checkJSONLogs(t *testing.T, stderr string) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM and S3") {
+		if line == "" || strings.HasPrefix(line, "session-audit ") || strings.HasPrefix(line, "demo: ") || strings.HasPrefix(line, "emulated SSM, EC2 and S3") {
 			continue
 		}
 		var v map[string]any
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
 			t.Errorf("stderr line is not JSON: %q", line)
 		}
+	}
+}
+
+// TestRunLinksNoDuckDB: `make run` builds the CLI without cgo, and that
+// build links neither DuckDB nor the Athena emulator (only `make report`
+// and `make test` need them); the cgo build does link them, for report.
+func TestRunLinksNoDuckDB(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^run:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit `).Match(makefile) {
+		t.Error("the Makefile's run target does not build ./cmd/session-audit with CGO_ENABLED=0")
+	}
+	deps := func(cgo string) []string {
+		t.Helper()
+		cmd := exec.Command("go", "list", "-deps", "./cmd/session-audit")
+		cmd.Dir = filepath.Join("..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("CGO_ENABLED=%s go list -deps: %v", cgo, err)
+		}
+		var heavy []string
+		for _, p := range strings.Fields(string(out)) {
+			if strings.Contains(p, "duckdb") || strings.HasSuffix(p, "/internal/athenafake") {
+				heavy = append(heavy, p)
+			}
+		}
+		return heavy
+	}
+	if heavy := deps("0"); len(heavy) > 0 {
+		t.Errorf("the CLI built with CGO_ENABLED=0 (make run) links %v", heavy)
+	}
+	if heavy := deps("1"); !slices.Contains(heavy, "github.com/duckdb/duckdb-go/v2") {
+		t.Errorf("the CLI built with cgo (make report) does not link DuckDB: %v", heavy)
 	}
 }

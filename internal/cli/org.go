@@ -41,11 +41,17 @@ const (
 	localNoRoleAccount = "333333333333"
 	localDisabledAcct  = "222222222222"
 	localDisabledReg   = "ap-southeast-2"
+	localWorkloadsOU   = "ou-wkld-00000001"
+	localProdOU        = "ou-wkld-00000002"
 )
 
 var (
 	localOrgAccounts = []string{localAccount, "111111111111", localDisabledAcct, localNoRoleAccount}
 	localOrgRegions  = []string{"us-east-1", "eu-west-1", localDisabledReg}
+	// localAccountNames name localOrgAccounts in the emulated organization
+	// (the first, the audit account, under the root; the rest under
+	// Root/Workloads/Prod).
+	localAccountNames = []string{"security-audit", "prod-payments", "prod-web", "prod-legacy"}
 )
 
 // org runs one organization run: Plan, the exports with bounded
@@ -55,7 +61,12 @@ func (c *cmd) org(ctx context.Context, args []string) error {
 	eventFile := fs.String("event", "", "state machine input JSON file: {\"time\"} or {\"start\",\"end\"} (default: a scheduled run now)")
 	concurrency := fs.Int("concurrency", 4, "targets exported at once")
 	lf := addLocal(fs, true)
-	if err := c.parse(fs, args, 0); err != nil {
+	// An organization's archive is not the demo's: with --local it has its
+	// own default folder, so that `make run` and `make run-org` never
+	// write into one bucket.
+	*lf.out = localOrgOut
+	fs.Lookup("out").DefValue = localOrgOut
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *concurrency < 1 || *concurrency > 256 {
@@ -105,6 +116,11 @@ func (c *cmd) org(ctx context.Context, args []string) error {
 	tw.Flush()
 	if where != "" {
 		fmt.Fprintf(c.stdout, "\nCoverage: %s\n", filepath.Join(where, filepath.FromSlash(res.Coverage.Key)))
+		// The period of the slots a scheduled run exports (the default 48h
+		// lookback) up to the run, whose coverage records it then holds.
+		to := now.Truncate(time.Second)
+		fmt.Fprintf(c.stdout, "Its report, with this run's coverage: session-audit report --out %s --from %s --to %s\n",
+			*lf.out, to.Truncate(24*time.Hour).AddDate(0, 0, -2).Format(time.DateOnly), to.Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(c.stdout, "\nCoverage: s3://%s/%s\n", r.Bucket, res.Coverage.Key)
 	}
@@ -114,16 +130,34 @@ func (c *cmd) org(ctx context.Context, args []string) error {
 // localOrg starts the emulators of an organization (SSM, STS, S3 and
 // Organizations) and wires both functions to them with real SDK clients.
 func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
-	if *lf.days < 1 || *lf.days > 30 || *lf.sessions < 0 {
-		return nil, "", func() {}, usageError{errors.New("--days must be 1 to 30 and --sessions not negative")}
+	if err := validLocal(lf); err != nil {
+		return nil, "", func() {}, err
 	}
-	now := c.now()
+	if err := c.checkLocalRegion(); err != nil {
+		return nil, "", func() {}, err
+	}
+	bucket := c.localBucket()
+	bucketDir := emulators.BucketDir(*lf.out, bucket)
+	if err := notSingleAccount(bucketDir, c.prefix()); err != nil {
+		return nil, "", func() {}, err
+	}
+	// The history covers the --days whole UTC days before today, as for
+	// the other --local commands: a second run on the same day sees the
+	// same sessions.
+	today := c.now().Truncate(24 * time.Hour)
 	fake := ssmfake.New()
+	type fleet struct {
+		account, region string
+		nodes           []ssmfake.Node
+	}
+	var fleets []fleet
 	perTarget := max(*lf.sessions/(len(localOrgAccounts)*len(localOrgRegions)), 1)
 	seed := int64(1)
 	for _, a := range localOrgAccounts {
 		for _, reg := range localOrgRegions {
-			fake.Target(a, reg).Put(ssmfake.Generate(seed, now.Add(-time.Duration(*lf.days)*24*time.Hour), now, perTarget)...)
+			ss := ssmfake.Generate(seed, today.AddDate(0, 0, -*lf.days), today, perTarget)
+			fake.Target(a, reg).Put(ss...)
+			fleets = append(fleets, fleet{a, reg, ssmfake.NodesFor(seed, ss)})
 			seed++
 		}
 	}
@@ -136,13 +170,21 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 		}
 	}
 	org := orgfake.New(orgfake.WithManagementAccount(localMgmtAccount))
-	for _, a := range localOrgAccounts {
-		org.Add(orgfake.Account{ID: a})
+	org.AddNamedOU(localWorkloadsOU, "Workloads", "")
+	org.AddNamedOU(localProdOU, "Prod", localWorkloadsOU)
+	for i, a := range localOrgAccounts {
+		acct := orgfake.Account{ID: a, Name: localAccountNames[i%len(localAccountNames)]}
+		if i > 0 {
+			acct.Parent = localProdOU
+		}
+		org.Add(acct)
 	}
-	bucketDir := emulators.BucketDir(*lf.out, LocalBucket)
-	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: LocalBucket, SSM: fake, STS: stsEmu})
+	emu, err := emulators.Start(emulators.Options{Dir: *lf.out, Bucket: bucket, SSM: fake, STS: stsEmu})
 	if err != nil {
 		return nil, "", func() {}, err
+	}
+	for _, f := range fleets {
+		emu.PutNodes(f.account, f.region, f.nodes)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,7 +197,7 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 
 	env := emu.Env()
 	vars := map[string]string{
-		"AUDIT_BUCKET": LocalBucket, "AUDIT_S3_PATH_STYLE": "true", "AUDIT_MEMBER_ROLE": localMemberRole,
+		"AUDIT_BUCKET": bucket, "AUDIT_S3_PATH_STYLE": "true", "AUDIT_MEMBER_ROLE": localMemberRole, "AUDIT_PREFIX": c.prefix(),
 		"AUDIT_REGIONS":      strings.Join(localOrgRegions, ","),
 		"AUDIT_ORG_ROLE_ARN": "arn:aws:iam::" + localMgmtAccount + ":role/" + localOrgListRole,
 	}
@@ -184,8 +226,25 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 		len(localOrgAccounts), len(localOrgRegions), localNoRoleAccount, localDisabledAcct, localDisabledReg, *lf.out)
 	return &orgrun.Runner{
 		Org: h, Export: exportInvoke(exporter, localAccount, env["AWS_REGION"]), S3: clients.S3,
-		Bucket: LocalBucket, Prefix: cfg.Prefix, Account: localAccount, Region: env["AWS_REGION"], Now: c.clock,
+		Bucket: bucket, Prefix: cfg.Prefix, Account: localAccount, Region: env["AWS_REGION"], Now: c.clock,
 	}, bucketDir, cleanup, nil
+}
+
+// localOrgOut is the default --out of org --local.
+const localOrgOut = "out/org"
+
+// notSingleAccount refuses to add an organization run to an archive that
+// a single-account export (demo, run, backfill) wrote: its one target would
+// then hold two exports of different histories.
+func notSingleAccount(bucketDir, prefix string) error {
+	manifests, err := os.ReadDir(filepath.Join(bucketDir, prefix, "manifests"))
+	if err != nil || len(manifests) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(bucketDir, prefix, "coverage")); err == nil {
+		return nil
+	}
+	return usageError{fmt.Errorf("%s holds a single-account export (demo, run or backfill) and no organization run: an organization run there would mix two archives; give org --local its own --out (its default is %s)", bucketDir, localOrgOut)}
 }
 
 // awsOrg wires both functions to AWS through the SDK's default chain and
@@ -199,6 +258,9 @@ func (c *cmd) awsOrg(ctx context.Context, lf localFlags) (*orgrun.Runner, error)
 	}
 	cfg, clients, err := app.Load(ctx, c.getenv, app.DefaultClients(c.getenv, log))
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCredentials(ctx, clients.Base.Config); err != nil {
 		return nil, err
 	}
 	exporter := app.Wire(cfg, clients, log, c.clock)

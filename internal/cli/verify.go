@@ -40,7 +40,7 @@ func (c *cmd) verify(ctx context.Context, args []string) error {
 	concurrency := fs.Int("concurrency", verify.DefaultConcurrency, "objects read at once")
 	local := fs.Bool("local", false, "verify the local export under --out (make run) instead of AUDIT_BUCKET on AWS")
 	out := fs.String("out", "out", "with --local: the folder the emulated S3 keeps its objects in")
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	var from, to time.Time

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
 	"github.com/session-audit/session-audit/internal/cli"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/ssmfake"
@@ -140,12 +143,21 @@ func TestRegionCheckedOnTheCLI(t *testing.T) {
 // answer's bad Date header) are JSON lines on the CLI's stderr.
 func TestEmulateEnvironment(t *testing.T) {
 	aws := startAWS(t, "audit-bucket")
-	out, stderr, code := run(t, proc, "lookup", "nobody-0123456789abcdef0")
-	if code != 0 || !strings.Contains(out, `"sessions": []`) {
+	id := awssdk.ToString(aws.sessions[3].SessionId)
+	out, stderr, code := run(t, proc, "lookup", id)
+	if code != 0 || !strings.Contains(out, `"session_id": "`+id+`"`) {
 		t.Fatalf("lookup: exit %d, %s %s", code, out, stderr)
 	}
 	if n := aws.stsCalls.Load(); n != 0 {
 		t.Errorf("lookup made %d STS calls; it writes nothing and needs no account", n)
+	}
+	// Not found: one STS call, to name the account it searched.
+	out, stderr, code = run(t, proc, "lookup", "nobody-0123456789abcdef0")
+	if code != 1 || out != "" || !strings.Contains(stderr, "not found in account "+stsAccount+", region us-east-1") {
+		t.Fatalf("lookup of an id that does not exist: exit %d, %q %s; want 1 naming account %s", code, out, stderr, stsAccount)
+	}
+	if n := aws.stsCalls.Swap(0); n != 1 {
+		t.Errorf("a lookup that found nothing made %d STS calls, want 1", n)
 	}
 	out, stderr, code = run(t, proc, "run")
 	if code != 0 || !strings.Contains(out, stsAccount+"_us-east-1_") {
@@ -166,6 +178,63 @@ func TestEmulateEnvironment(t *testing.T) {
 		t.Errorf("backfill --account made %d STS calls, want none", n-1)
 	}
 	checkJSONLogs(t, stderr)
+}
+
+// TestMissingCredentials: without credentials the CLI stops before any
+// call, exits 2 and names the ways to supply them, not only the SDK's
+// last error.
+func TestMissingCredentials(t *testing.T) {
+	aws := startAWS(t, "audit-bucket")
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "",
+	} {
+		t.Setenv(k, v)
+	}
+	t.Setenv("AUDIT_REGIONS", "us-east-1")
+	t.Setenv("AUDIT_ACCOUNTS", "111111111111")
+	for _, args := range [][]string{{"run"}, {"lookup", "x-0123456789abcdef0"}, {"backfill", "--last", "1", "--account", "111122223333"}, {"org", "--account", "111122223333"}} {
+		_, stderr, code := run(t, proc, args...)
+		if code != 2 {
+			t.Errorf("%v without credentials: exit %d, want 2: %s", args, code, stderr)
+		}
+		for _, want := range []string{"no AWS credentials", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "aws sso login", "container role", "EC2 instance role", "--local", "EC2 IMDS"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%v without credentials does not say %q:\n%s", args, want, stderr)
+			}
+		}
+	}
+	if n := aws.stsCalls.Load(); n != 0 {
+		t.Errorf("%d STS calls without credentials; want none", n)
+	}
+	if calls := aws.ssm.Calls(); len(calls) != 0 {
+		t.Errorf("%d SSM calls without credentials; want none", len(calls))
+	}
+}
+
+// TestLocalChecksRegion: a malformed AWS_REGION is refused with --local as
+// it is without.
+func TestLocalChecksRegion(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"AWS_REGION": "nowhere"}
+	for _, args := range [][]string{
+		{"run", "--local", "--out", dir},
+		{"lookup", "--local", "--out", dir, "x-0123456789abcdef0"},
+		{"backfill", "--local", "--out", dir, "--last", "1"},
+		{"org", "--local", "--out", dir},
+	} {
+		_, stderr, code := run(t, env, args...)
+		if code != 2 || !strings.Contains(stderr, `AWS_REGION: region "nowhere"`) {
+			t.Errorf("%v with AWS_REGION=nowhere: exit %d, %s; want 2 naming AWS_REGION", args, code, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused region left %d entries in --out", len(entries))
+	}
+	if _, stderr, code := run(t, map[string]string{"AWS_REGION": "eu-west-1"}, "run", "--local", "--out", dir, "--sessions", "50"); code != 0 {
+		t.Errorf("AWS_REGION=eu-west-1 with --local: exit %d, %s", code, stderr)
+	}
 }
 
 // TestLocalHonoursAuditBucket: --local does not drop AUDIT_BUCKET; the
@@ -191,6 +260,8 @@ const stsAccount = "210987654321"
 
 type fakeAWS struct {
 	emu      *emulators.Emulators
+	ssm      *ssmfake.Server
+	sessions []types.Session
 	stsCalls atomic.Int64
 }
 
@@ -216,7 +287,9 @@ func startAWS(t *testing.T, bucket string) *fakeAWS {
 </GetCallerIdentityResponse>`, stsAccount)
 	}))
 	t.Cleanup(sts.Close)
-	fake := ssmfake.New(ssmfake.WithSessions(ssmfake.Generate(1, testNow.AddDate(0, 0, -5), testNow, 500)))
+	f.sessions = ssmfake.Generate(1, testNow.AddDate(0, 0, -5), testNow, 500)
+	fake := ssmfake.New(ssmfake.WithSessions(f.sessions))
+	f.ssm = fake
 	emu, err := emulators.Start(emulators.Options{Bucket: "audit-bucket", SSM: fake})
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,10 @@ type Config struct {
 	// DigestKey is the KMS asymmetric key that signs digests
 	// (AUDIT_DIGEST_KEY); empty signs none.
 	DigestKey string
+	// Nodes turns the daily snapshot of the target's managed nodes
+	// (package nodes) on a scheduled run on or off: AUDIT_NODES, true
+	// unless set to false.
+	Nodes bool
 }
 
 // bucketRE is the S3 general purpose bucket naming rule (3-63 characters).
@@ -105,6 +109,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.PathStyle, err = PathStyle(getenv); err != nil {
 		return Config{}, err
+	}
+	c.Nodes = true
+	if v := strings.TrimSpace(getenv("AUDIT_NODES")); v != "" {
+		if c.Nodes, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("AUDIT_NODES %q is not true or false (the daily snapshot of managed nodes; on by default)", v)
+		}
 	}
 	if err := c.loadMember(getenv); err != nil {
 		return Config{}, err

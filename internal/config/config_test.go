@@ -18,7 +18,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Bucket != "my-audit-bucket" || c.Prefix != "ssm-sessions" || c.Grid.Length() != 24*time.Hour ||
-		c.Lookback != 48*time.Hour || c.Concurrency != config.DefaultConcurrency || c.PathStyle || c.Filters.Owner != "" {
+		c.Lookback != 48*time.Hour || c.Concurrency != config.DefaultConcurrency || c.PathStyle || c.Filters.Owner != "" || !c.Nodes {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -28,13 +28,13 @@ func TestAllSet(t *testing.T) {
 		"AUDIT_BUCKET": "b-1.example", "AUDIT_PREFIX": "audit/ssm", "AUDIT_SLOT": "6h", "AUDIT_LOOKBACK": "18h",
 		"AUDIT_FILTER_TARGET": "i-0123456789abcdef0", "AUDIT_FILTER_OWNER": "arn:aws:iam::123456789012:user/a",
 		"AUDIT_FILTER_STATUS": "Terminated", "AUDIT_FILTER_ACCESS_TYPE": "JustInTime",
-		"AUDIT_CONCURRENCY": "4", "AUDIT_S3_PATH_STYLE": "true",
+		"AUDIT_CONCURRENCY": "4", "AUDIT_S3_PATH_STYLE": "true", "AUDIT_NODES": "false",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Prefix != "audit/ssm" || c.Grid.Length() != 6*time.Hour || c.Lookback != 18*time.Hour || c.Concurrency != 4 ||
-		!c.PathStyle || c.Filters.Target != "i-0123456789abcdef0" || c.Filters.Status != "Terminated" || c.Filters.AccessType != "JustInTime" {
+		!c.PathStyle || c.Nodes || c.Filters.Target != "i-0123456789abcdef0" || c.Filters.Status != "Terminated" || c.Filters.AccessType != "JustInTime" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -62,6 +62,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"AUDIT_CONCURRENCY", "65", "AUDIT_CONCURRENCY"},
 		{"AUDIT_CONCURRENCY", "many", "AUDIT_CONCURRENCY"},
 		{"AUDIT_S3_PATH_STYLE", "yes", "AUDIT_S3_PATH_STYLE"},
+		{"AUDIT_NODES", "off", "AUDIT_NODES"},
 	}
 	for _, tt := range tests {
 		env := map[string]string{"AUDIT_BUCKET": "bucket"}

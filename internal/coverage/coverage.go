@@ -48,6 +48,12 @@ type Record struct {
 	Rows       int64  `json:"rows"`
 	Error      string `json:"error"`
 	FinishedAt string `json:"finished_at"`
+	// Nodes is the target's node snapshot in this run: written, missing
+	// or off (the exporter's "nodes"), "" when the run took none (a
+	// backfill, or a target that was not exported).
+	Nodes string `json:"nodes"`
+	// NodesError says why the snapshot is missing.
+	NodesError string `json:"nodes_error"`
 }
 
 // Input is what the state machine passes to Coverage.
@@ -66,6 +72,13 @@ type Output struct {
 	Denied         int    `json:"denied"`
 	RegionDisabled int    `json:"regionDisabled"`
 	Failed         int    `json:"failed"`
+	// NodesMissing counts the exported targets whose node snapshot is
+	// missing (they are not failed: their sessions were exported).
+	NodesMissing int `json:"nodesMissing"`
+	// Unattributed counts the results that carry no input (the service
+	// left it out), so that name no target; each target they belonged to
+	// is failed for a missing result.
+	Unattributed int `json:"unattributed"`
 }
 
 // API is what Coverage needs of S3: read the results, write the records.
@@ -97,6 +110,10 @@ type exporterResponse struct {
 	Error   string            `json:"error"` // the AWS message of a refusal
 	Slots   []json.RawMessage `json:"slots"`
 	Rows    int64             `json:"rows"`
+	Nodes   *struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	} `json:"nodes"`
 }
 
 // childInput is a child execution's input: the ItemSelector's
@@ -142,6 +159,7 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 		}
 	}
 	seen := map[string]int{} // results per target
+	unattributed := 0
 	add := func(files []ResultFile, kind string) error {
 		for _, f := range files {
 			var execs []Execution
@@ -149,6 +167,10 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 				return fmt.Errorf("coverage: %s results: %w", kind, err)
 			}
 			for _, e := range execs {
+				if !e.HasInput() {
+					unattributed++
+					continue
+				}
 				if err := apply(recs, seen, e, kind); err != nil {
 					return fmt.Errorf("coverage: %s: %w", f.Key, err)
 				}
@@ -167,18 +189,25 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 	}
 	for k, n := range want {
 		if seen[k] < n {
-			fail(recs[k], fmt.Sprintf("%d of %d items left no result in the map run", n-seen[k], n))
+			msg := fmt.Sprintf("%d of %d items left no result in the map run", n-seen[k], n)
+			if unattributed > 0 {
+				msg += fmt.Sprintf(" (%d results of the run carry no input to tell their target)", unattributed)
+			}
+			fail(recs[k], msg)
 		}
 	}
 	sort.Strings(order)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	out := Output{Key: Key(r.Prefix, runTime, in.RunID), Targets: len(order)}
+	out := Output{Key: Key(r.Prefix, runTime, in.RunID), Targets: len(order), Unattributed: unattributed}
 	var failed []string
 	for _, k := range order {
 		rec := recs[k]
 		if rec.Status == "" {
 			rec.Status = StatusExported // only reached when every item succeeded as exported
+		}
+		if rec.Nodes == nodesMissing {
+			out.NodesMissing++
 		}
 		switch rec.Status {
 		case StatusExported:
@@ -258,6 +287,9 @@ func apply(recs map[string]*Record, seen map[string]int, e Execution, kind strin
 	}
 	rec.Slots += len(resp.Slots)
 	rec.Rows += resp.Rows
+	if n := resp.Nodes; n != nil && (rec.Nodes == "" || n.Status == nodesMissing) {
+		rec.Nodes, rec.NodesError = n.Status, n.Error
+	}
 	status := resp.Status
 	if status == "" {
 		status = StatusExported // an exporter answering without status wrote its slots
@@ -276,6 +308,10 @@ func apply(recs map[string]*Record, seen map[string]int, e Execution, kind strin
 	}
 	return nil
 }
+
+// nodesMissing is the exporter's "nodes" status of a snapshot that
+// failed (nodes.Missing).
+const nodesMissing = "missing"
 
 func rank(status string) int {
 	switch status {

@@ -95,7 +95,7 @@ func setup(t *testing.T, c *s3.Client) coverage.Input {
 		return `{"event":{"account":"` + acct + `","region":"` + region + `","time":"2026-11-25T00:15:00Z"}}`
 	}
 	succeeded := []map[string]any{
-		child("a1", in("111111111111", "eu-west-1"), `{"mode":"scheduled","account":"111111111111","region":"eu-west-1","status":"exported","slots":[{"rows":3},{"rows":4}],"rows":7}`, "SUCCEEDED", "", "", "2026-11-25T00:16:00.500Z"),
+		child("a1", in("111111111111", "eu-west-1"), `{"mode":"scheduled","account":"111111111111","region":"eu-west-1","status":"exported","slots":[{"rows":3},{"rows":4}],"rows":7,"nodes":{"status":"missing","count":0,"error":"SSM DescribeInstanceInformation: ThrottlingException: Rate exceeded"}}`, "SUCCEEDED", "", "", "2026-11-25T00:16:00.500Z"),
 		child("a2", in("111111111111", "us-east-1"), `{"mode":"scheduled","account":"111111111111","region":"us-east-1","status":"region-disabled","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:01.000Z"),
 		child("b1", in("222222222222", "eu-west-1"), `{"mode":"scheduled","account":"222222222222","region":"eu-west-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:02.000Z"),
 		child("b2", in("222222222222", "us-east-1"), `{"mode":"scheduled","account":"222222222222","region":"us-east-1","status":"denied","slots":[],"rows":0}`, "SUCCEEDED", "", "", "2026-11-25T00:16:03.000Z"),
@@ -133,16 +133,16 @@ func TestReport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 5 targets failed (333333333333/eu-west-1)") {
 		t.Fatalf("err = %v", err)
 	}
-	want := coverage.Output{Key: "ssm-sessions/coverage/dt=2026-11-25/run-7.json", Targets: 5, Exported: 1, Denied: 2, RegionDisabled: 1, Failed: 1}
+	want := coverage.Output{Key: "ssm-sessions/coverage/dt=2026-11-25/run-7.json", Targets: 5, Exported: 1, Denied: 2, RegionDisabled: 1, Failed: 1, NodesMissing: 1}
 	if out != want {
 		t.Fatalf("output %+v\nwant   %+v", out, want)
 	}
 	got := get(t, c, out.Key)
-	wantFile := `{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":2,"rows":7,"error":"","finished_at":"2026-11-25T00:16:00.500Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"us-east-1","status":"region-disabled","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:01.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:02.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"us-east-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:03.000Z"}
-{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"Lambda.Unknown: target 333333333333/eu-west-1: ssm: ThrottlingException","finished_at":"2026-11-25T00:20:00.000Z"}
+	wantFile := `{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":2,"rows":7,"error":"","finished_at":"2026-11-25T00:16:00.500Z","nodes":"missing","nodes_error":"SSM DescribeInstanceInformation: ThrottlingException: Rate exceeded"}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"us-east-1","status":"region-disabled","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:01.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:02.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"us-east-1","status":"denied","slots":0,"rows":0,"error":"","finished_at":"2026-11-25T00:16:03.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-7","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"Lambda.Unknown: target 333333333333/eu-west-1: ssm: ThrottlingException","finished_at":"2026-11-25T00:20:00.000Z","nodes":"","nodes_error":""}
 `
 	if got != wantFile {
 		t.Fatalf("coverage file:\n%s\nwant:\n%s", got, wantFile)
@@ -233,20 +233,83 @@ func TestReportBackfillChunks(t *testing.T) {
 		child("3", in(2), resp("222222222222", 2, 4), "SUCCEEDED", "", "", "2026-11-25T00:16:30.000Z"),
 	}
 	failed := []map[string]any{child("4", in(3), "", "FAILED", "States.Timeout", "", "2026-11-25T00:31:00.000Z")}
-	put(t, c, prefix+"/runs/m/SUCCEEDED_0.json", mustJSON(t, succeeded))
-	put(t, c, prefix+"/runs/m/FAILED_0.json", mustJSON(t, failed))
-	put(t, c, prefix+"/runs/m/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+prefix+`/runs/m/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+prefix+`/runs/m/SUCCEEDED_0.json","Size":1}]}}`)
-	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
-	out, err := r.Report(context.Background(), coverage.Input{RunID: "bf", RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/bf/items.json",
-		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: prefix + "/runs/m/manifest.json"}})
+	out, err := writeRun(t, c, prefix+"/runs/m", "bf", succeeded, failed)
 	if err == nil || out.Exported != 1 || out.Failed != 1 {
 		t.Fatalf("out %+v err %v", out, err)
 	}
 	got := get(t, c, out.Key)
-	want := `{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":3,"rows":13,"error":"","finished_at":"2026-11-25T00:17:00.000Z"}
-{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":2,"rows":4,"error":"States.Timeout","finished_at":"2026-11-25T00:31:00.000Z"}
+	want := `{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":3,"rows":13,"error":"","finished_at":"2026-11-25T00:17:00.000Z","nodes":"","nodes_error":""}
+{"run_id":"bf","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":2,"rows":4,"error":"States.Timeout","finished_at":"2026-11-25T00:31:00.000Z","nodes":"","nodes_error":""}
 `
 	if got != want {
 		t.Fatalf("coverage:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// withoutInput is a result entry as the ResultWriter writes it when it
+// leaves the child's input out: "Input": "" and InputDetails.Included
+// false, every other field as usual (a FAILED entry also lacks Output and
+// OutputDetails; RedriveStatusReason appears once a child cannot be
+// redriven).
+func withoutInput(e map[string]any) map[string]any {
+	e["Input"] = ""
+	e["InputDetails"] = map[string]bool{"Included": false}
+	if e["Status"] != "SUCCEEDED" {
+		e["RedriveStatusReason"] = "Execution is FAILED and cannot be redriven"
+	}
+	return e
+}
+
+// TestReportEntriesWithoutInput: an entry without input names no target.
+// Coverage records it as unattributed and goes on; the target it belonged
+// to has no result, so the missing-result check fails it, and every other
+// target is recorded as usual.
+func TestReportEntriesWithoutInput(t *testing.T) {
+	c := s3Client(t)
+	put(t, c, prefix+"/runs/run-8/items.json", `[
+ {"account":"111111111111","region":"eu-west-1","time":"2026-11-25T00:15:00Z"},
+ {"account":"222222222222","region":"eu-west-1","time":"2026-11-25T00:15:00Z"},
+ {"account":"333333333333","region":"eu-west-1","time":"2026-11-25T00:15:00Z"}]`)
+	in := func(acct string) string {
+		return `{"event":{"account":"` + acct + `","region":"eu-west-1","time":"2026-11-25T00:15:00Z"}}`
+	}
+	exported := func(acct string) string {
+		return `{"mode":"scheduled","account":"` + acct + `","region":"eu-west-1","status":"exported","slots":[{"rows":1}],"rows":1}`
+	}
+	succeeded := []map[string]any{
+		child("a", in("111111111111"), exported("111111111111"), "SUCCEEDED", "", "", "2026-11-25T00:16:00.000Z"),
+		withoutInput(child("b", in("222222222222"), exported("222222222222"), "SUCCEEDED", "", "", "2026-11-25T00:16:01.000Z")),
+	}
+	failed := []map[string]any{
+		withoutInput(child("c", in("333333333333"), "", "FAILED", "States.Timeout", "", "2026-11-25T00:30:00.000Z")),
+	}
+	out, err := writeRun(t, c, prefix+"/runs/0d5e", "run-8", succeeded, failed)
+	if err == nil || !strings.Contains(err.Error(), "2 of 3 targets failed (222222222222/eu-west-1, 333333333333/eu-west-1)") {
+		t.Fatalf("err = %v", err)
+	}
+	want := coverage.Output{Key: "ssm-sessions/coverage/dt=2026-11-25/run-8.json", Targets: 3, Exported: 1, Failed: 2, Unattributed: 2}
+	if out != want {
+		t.Fatalf("output %+v\nwant   %+v", out, want)
+	}
+	missing := "1 of 1 items left no result in the map run (2 results of the run carry no input to tell their target)"
+	wantFile := `{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"111111111111","region":"eu-west-1","status":"exported","slots":1,"rows":1,"error":"","finished_at":"2026-11-25T00:16:00.000Z","nodes":"","nodes_error":""}
+{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":"","nodes":"","nodes_error":""}
+{"run_id":"run-8","run_time":"2026-11-25T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"` + missing + `","finished_at":"","nodes":"","nodes_error":""}
+`
+	if got := get(t, c, out.Key); got != wantFile {
+		t.Fatalf("coverage file:\n%s\nwant:\n%s", got, wantFile)
+	}
+}
+
+// writeRun writes a map run's SUCCEEDED_0.json and FAILED_0.json under
+// runs and their manifest, and runs Coverage over it for the run runID,
+// whose items file must exist.
+func writeRun(t *testing.T, c *s3.Client, runs, runID string, succeeded, failed []map[string]any) (coverage.Output, error) {
+	t.Helper()
+	put(t, c, runs+"/SUCCEEDED_0.json", mustJSON(t, succeeded))
+	put(t, c, runs+"/FAILED_0.json", mustJSON(t, failed))
+	put(t, c, runs+"/manifest.json", `{"DestinationBucket":"audit","MapRunArn":"x","ResultFiles":{"FAILED":[{"Key":"`+runs+`/FAILED_0.json","Size":1}],"PENDING":[],"SUCCEEDED":[{"Key":"`+runs+`/SUCCEEDED_0.json","Size":1}]}}`)
+	r := &coverage.Reporter{Bucket: "audit", Prefix: prefix, S3: c, Now: func() time.Time { return now }}
+	return r.Report(context.Background(), coverage.Input{RunID: runID, RunTime: "2026-11-25T00:15:00Z", ItemsKey: prefix + "/runs/" + runID + "/items.json",
+		ResultWriterDetails: coverage.ResultWriterDetails{Bucket: "audit", Key: runs + "/manifest.json"}})
 }

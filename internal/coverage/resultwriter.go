@@ -39,7 +39,9 @@ type ResultFile struct {
 
 // Execution is one child execution in a result file (Transformation NONE,
 // OutputType JSON, the ResultWriter's defaults). Input and Output are the
-// execution's JSON as strings; Error and Cause are set for failures.
+// execution's JSON as strings; Error and Cause are set for failures. The
+// service may leave the input out: then Input is "" and
+// InputDetails.Included is false.
 type Execution struct {
 	ExecutionArn string   `json:"ExecutionArn"`
 	Name         string   `json:"Name"`
@@ -50,6 +52,13 @@ type Execution struct {
 	Status       string   `json:"Status"`
 	StartDate    string   `json:"StartDate"`
 	StopDate     string   `json:"StopDate"`
+}
+
+// HasInput reports whether the entry carries its input: a result file may
+// hold entries with "Input": "" and InputDetails.Included false, which
+// name no target.
+func (e Execution) HasInput() bool {
+	return e.Input != ""
 }
 
 // GetAPI is the S3 call that reads the results.

@@ -255,7 +255,7 @@ func TestLookup(t *testing.T) {
 			t.Errorf("lookup %s: %s", tt.id, mustJSON(t, out))
 		}
 	}
-	if n := len(te.objects()); n != 0 {
+	if n := len(te.allObjects()); n != 0 {
 		t.Errorf("lookups wrote %d objects", n)
 	}
 }
@@ -277,7 +277,7 @@ func TestBadEventsWriteNothing(t *testing.T) {
 			t.Errorf("event %s: error %v, want it to say %q", tt.event, err, tt.msg)
 		}
 	}
-	if keys := te.objects(); len(keys) != 0 {
+	if keys := te.allObjects(); len(keys) != 0 {
 		t.Errorf("bad events wrote %v", keys)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -283,17 +282,7 @@ func concurrentExportsOfOneSlot(t *testing.T, b s3Backend) {
 		te := newEnvWith(t, now, envOptions{sessions: sessions, ssmWrap: ssmP.wrap, partSize: partSize, s3: b})
 		for round := range 3 {
 			te.emu.SSM.Put(ssmfake.Generate(uint64ToInt(100+round), faultFrom, faultTo, 50)...)
-			var wg sync.WaitGroup
-			errs := make([]error, 3)
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, errs[i] = te.invoke(faultBackfill)
-				}()
-			}
-			wg.Wait()
-			for _, err := range errs {
+			for _, err := range te.invokeAll(faultBackfill, faultBackfill, faultBackfill) {
 				if err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
@@ -352,7 +341,7 @@ func TestDeadline(t *testing.T) {
 		}
 		var manifests int
 		for _, k := range te.objects() {
-			if strings.HasSuffix(k, ".json") {
+			if strings.Contains(k, "/manifests/") {
 				manifests++
 			}
 		}
@@ -384,6 +373,10 @@ func deadlineDuringUpload(t *testing.T, b s3Backend) {
 	}
 	if keys := te.objects(); len(keys) != 0 {
 		t.Errorf("a cancelled run left %v", keys)
+	}
+	// What it left is its claim: the next scheduled run exports the slots.
+	if st := te.state(); len(st.Open) != 3 {
+		t.Errorf("state open %+v; want the three slots the run claimed", st.Open)
 	}
 	if n := te.openUploads(); n != 0 {
 		t.Errorf("%d multipart uploads left open after the deadline", n)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,6 +129,22 @@ func newEnvWith(t *testing.T, now time.Time, o envOptions) *testEnv {
 
 func (te *testEnv) exp() *export.Exporter { return te.h.Export.(*export.Exporter) }
 
+// rewire gives the function a new configuration over the same emulators,
+// as a stack update that changes its variables does; logs go to logs.
+func (te *testEnv) rewire(env map[string]string, logs io.Writer) {
+	te.t.Helper()
+	vars := map[string]string{"AUDIT_BUCKET": bucket}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	te.cfg = cfg
+	te.h = app.Wire(cfg, te.emu.Clients(), slog.New(slog.NewJSONHandler(logs, nil)), func() time.Time { return te.now })
+}
+
 func lambdaCtx() context.Context {
 	return lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: functionARN})
 }
@@ -151,6 +168,22 @@ func (te *testEnv) invoke(event string) (export.Result, error) {
 	return res, nil
 }
 
+// invokeAll sends the events at once, as concurrent invocations, and
+// returns each one's error.
+func (te *testEnv) invokeAll(events ...string) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(events))
+	for i, ev := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = te.invoke(ev)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 func (te *testEnv) mustInvoke(event string) export.Result {
 	te.t.Helper()
 	res, err := te.invoke(event)
@@ -160,8 +193,23 @@ func (te *testEnv) mustInvoke(event string) export.Result {
 	return res
 }
 
-// objects lists every key in the bucket.
+// objects lists every key of the archive in the bucket: every key but the
+// targets' state objects (store.State), which record what runs owe, and the
+// context tables a scheduled run also writes (nodes, accounts: packages
+// nodes and accounts), each checked where a test is about them.
 func (te *testEnv) objects() []string {
+	te.t.Helper()
+	var keys []string
+	for _, k := range te.allObjects() {
+		if !strings.Contains(k, "/state/") && !strings.Contains(k, "/nodes/") && !strings.Contains(k, "/accounts/") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// allObjects lists every key in the bucket.
+func (te *testEnv) allObjects() []string {
 	te.t.Helper()
 	out, err := te.emu.Clients().S3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	if err != nil {
@@ -213,7 +261,7 @@ func (te *testEnv) download() string {
 		}
 	}
 	for key, body := range objects {
-		if !strings.HasSuffix(key, ".json") {
+		if !strings.Contains(key, "/manifests/") {
 			continue
 		}
 		var m store.Manifest

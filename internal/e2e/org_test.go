@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -241,8 +242,11 @@ func TestOrganization(t *testing.T) {
 		t.Errorf("late target's second run: %+v; want 11-25, 11-26 and the reopened 11-24", res)
 	}
 
-	// Every scheduled run listed its own target's manifests, one prefix
-	// per day of the History horizon, and nothing else.
+	// The second scheduled run of an exported target reads its state
+	// object and lists nothing; a target that SSM refused has no state (a
+	// refused target gets nothing written), so its run lists its own
+	// manifests, one prefix per day of the History horizon, and nothing
+	// else.
 	perTarget := map[string]int{}
 	for _, p := range prefixes {
 		day, name, ok := strings.Cut(strings.TrimPrefix(p, "ssm-sessions/manifests/"), "/")
@@ -253,14 +257,21 @@ func TestOrganization(t *testing.T) {
 		perTarget[strings.TrimSuffix(name, "_")]++
 	}
 	for tg := range second {
-		// 2026-10-28 (the horizon) to 2026-11-27; a target whose role STS
-		// refuses reads nothing, the others find their refusal at SSM.
-		want := 31
-		if tg.account == noRole {
-			want = 0
+		// 2026-10-28 (the horizon) to 2026-11-27 for a target without a
+		// state; a target whose role STS refuses reads nothing.
+		want := 0
+		if st := wantStatus(tg); st != outcome.Exported && tg.account != noRole {
+			want = 31
 		}
 		if n := perTarget[tg.account+"_"+tg.region]; n != want {
 			t.Errorf("target %s: %d listings of its manifests, want %d", tg, n, want)
+		}
+	}
+	// Each exported target has its state object; no refused one has.
+	for tg := range second {
+		key := "ssm-sessions/state/" + tg.account + "_" + tg.region + ".json"
+		if has := slices.Contains(oe.allObjects(), key); has != (wantStatus(tg) == outcome.Exported) {
+			t.Errorf("target %s (%s): state object present = %v", tg, wantStatus(tg), has)
 		}
 	}
 
@@ -329,7 +340,7 @@ func TestOrganizationNeedsMemberRole(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AUDIT_MEMBER_ROLE") || !strings.Contains(err.Error(), "111111111111") {
 		t.Fatalf("error = %v; want one naming AUDIT_MEMBER_ROLE and the account", err)
 	}
-	if keys := oe.objects(); len(keys) != 0 {
+	if keys := oe.allObjects(); len(keys) != 0 {
 		t.Errorf("objects written: %v", keys)
 	}
 	if calls := oe.sts.Calls(); len(calls) != 0 {
@@ -435,7 +446,7 @@ func TestOrganizationLookupAndBackfill(t *testing.T) {
 	if n := perTarget[noSSMPolicy+"/eu-west-1"]; n != 1 {
 		t.Errorf("%d DescribeSessions calls for the account whose role refuses them; want 1", n)
 	}
-	if keys := oe.objects(); len(keys) != 0 {
+	if keys := oe.allObjects(); len(keys) != 0 {
 		t.Errorf("objects written: %v", keys)
 	}
 }

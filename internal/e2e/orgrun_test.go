@@ -138,6 +138,8 @@ func TestOrganizationRun(t *testing.T) {
 				// The scheduled run at 00:15 re-exports the two whole days of
 				// its 48 h lookback: every History session of those days.
 				rec.Slots = 2
+				// Its node snapshot, taken through the member role.
+				rec.Nodes = "written"
 				for _, s := range fake.Target(a, reg).Sessions("History") {
 					if !s.StartDate.Before(ts("2026-11-24T00:00:00Z")) && s.StartDate.Before(ts("2026-11-26T00:00:00Z")) {
 						rec.Rows++

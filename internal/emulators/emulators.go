@@ -1,6 +1,7 @@
 // Package emulators runs the project's local stand-ins for AWS on loopback
-// ports: the SSM DescribeSessions emulator (internal/ssmfake), the STS
-// emulator (internal/stsfake) and an S3 server (gofakes3), in memory or
+// ports: the SSM emulator (internal/ssmfake), the STS emulator
+// (internal/stsfake), the EC2 emulator (internal/ec2fake) and an S3 server
+// (gofakes3), in memory or
 // keeping objects as files in a folder. The local CLI and the integration
 // tests start them from here. Tests can put a real S3 server (MinIO,
 // internal/miniotest) in place of gofakes3.
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -32,6 +34,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
+	"github.com/session-audit/session-audit/internal/ec2fake"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/stsfake"
 )
@@ -47,7 +50,7 @@ const (
 type Options struct {
 	// SSMAddr, S3Addr and STSAddr are the listen addresses; empty means a
 	// free loopback port.
-	SSMAddr, S3Addr, STSAddr string
+	SSMAddr, S3Addr, STSAddr, EC2Addr string
 	// Dir keeps S3 objects as files under BucketDir(Dir, bucket); empty keeps
 	// them in memory.
 	Dir string
@@ -63,6 +66,10 @@ type Options struct {
 	STS *stsfake.Server
 	// STSWrap, when set, wraps the STS emulator's handler.
 	STSWrap func(http.Handler) http.Handler
+	// EC2 is the EC2 emulator to serve; nil means one with no instances.
+	EC2 *ec2fake.Server
+	// EC2Wrap, when set, wraps the EC2 emulator's handler.
+	EC2Wrap func(http.Handler) http.Handler
 	// MaxBackoff caps the clients' wait between retries; 0 means the
 	// production policy's. Tests set a short one.
 	MaxBackoff time.Duration
@@ -88,11 +95,13 @@ func BucketDir(dir, bucket string) string {
 type Emulators struct {
 	SSM *ssmfake.Server
 	STS *stsfake.Server
+	EC2 *ec2fake.Server
 	// Backend holds the in-process server's objects; nil with an S3Upstream.
 	Backend  gofakes3.Backend
 	SSMURL   string
 	S3URL    string
 	STSURL   string
+	EC2URL   string
 	Bucket   string
 	servers  []*http.Server
 	backoff  time.Duration
@@ -104,7 +113,7 @@ func Start(opts Options) (*Emulators, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("emulators: no bucket named")
 	}
-	e := &Emulators{SSM: opts.SSM, STS: opts.STS, Bucket: opts.Bucket, backoff: opts.MaxBackoff}
+	e := &Emulators{SSM: opts.SSM, STS: opts.STS, EC2: opts.EC2, Bucket: opts.Bucket, backoff: opts.MaxBackoff}
 	if e.backoff <= 0 {
 		e.backoff = awsclients.MaxBackoff
 	}
@@ -113,6 +122,9 @@ func Start(opts Options) (*Emulators, error) {
 	}
 	if e.STS == nil {
 		e.STS = stsfake.New()
+	}
+	if e.EC2 == nil {
+		e.EC2 = ec2fake.New()
 	}
 	if opts.S3Upstream != nil {
 		return e.startUpstream(opts)
@@ -167,6 +179,14 @@ func (e *Emulators) serveEmulated(opts Options) error {
 		stsh = opts.STSWrap(stsh)
 	}
 	if e.STSURL, err = e.serve(opts.STSAddr, stsh); err != nil {
+		e.Close()
+		return err
+	}
+	var ec2h http.Handler = e.EC2
+	if opts.EC2Wrap != nil {
+		ec2h = opts.EC2Wrap(ec2h)
+	}
+	if e.EC2URL, err = e.serve(opts.EC2Addr, ec2h); err != nil {
 		e.Close()
 		return err
 	}
@@ -256,6 +276,7 @@ func (e *Emulators) Env() map[string]string {
 			"AWS_ENDPOINT_URL_SSM":  e.SSMURL,
 			"AWS_ENDPOINT_URL_S3":   e.S3URL,
 			"AWS_ENDPOINT_URL_STS":  e.STSURL,
+			"AWS_ENDPOINT_URL_EC2":  e.EC2URL,
 			"AUDIT_BUCKET":          e.Bucket,
 			"AUDIT_S3_PATH_STYLE":   "true",
 		}
@@ -267,6 +288,7 @@ func (e *Emulators) Env() map[string]string {
 		"AWS_ENDPOINT_URL_SSM":             e.SSMURL,
 		"AWS_ENDPOINT_URL_S3":              e.S3URL,
 		"AWS_ENDPOINT_URL_STS":             e.STSURL,
+		"AWS_ENDPOINT_URL_EC2":             e.EC2URL,
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
 		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
 		"AUDIT_BUCKET":                     e.Bucket,
@@ -292,6 +314,7 @@ func (e *Emulators) Clients() awsclients.Clients {
 		Config: aws.Config{Region: Region, Credentials: creds, Retryer: retryer, HTTPClient: httpClient},
 		SSM:    []func(*ssm.Options){func(o *ssm.Options) { o.BaseEndpoint = aws.String(e.SSMURL) }},
 		STS:    []func(*sts.Options){func(o *sts.Options) { o.BaseEndpoint = aws.String(e.STSURL) }},
+		EC2:    []func(*ec2.Options){func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.EC2URL) }},
 	}
 	s3opts := s3.Options{
 		Region: Region, Credentials: creds, BaseEndpoint: aws.String(e.S3URL), UsePathStyle: true,
@@ -314,5 +337,17 @@ func (e *Emulators) Clients() awsclients.Clients {
 		S3:        s3.New(s3opts),
 		Region:    Region,
 		Throttles: throttles,
+	}
+}
+
+// PutNodes gives account's managed nodes in region to the SSM emulator,
+// and those that are EC2 instances, with their tags, to the EC2 emulator,
+// as AWS holds them: one fleet seen by both services.
+func (e *Emulators) PutNodes(account, region string, nodes []ssmfake.Node) {
+	e.SSM.PutNodes(account, region, nodes...)
+	for _, n := range nodes {
+		if n.ResourceType == ssmfake.ResourceEC2Instance {
+			e.EC2.Put(account, region, ec2fake.Instance{ID: n.ID, Tags: n.Tags})
+		}
 	}
 }

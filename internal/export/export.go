@@ -18,6 +18,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/metrics"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/outcome"
 	"github.com/session-audit/session-audit/internal/reach"
 	"github.com/session-audit/session-audit/internal/sessions"
@@ -60,9 +61,13 @@ type Exporter struct {
 	// tests only, as S3 refuses parts under 5 MiB.
 	PartSize int
 	// Digests, when set, records the manifests of each run that wrote any
-	// (internal/digest); in an organization run Coverage writes one digest
-	// for the run instead, and this is nil.
+	// (internal/digest).
 	Digests Recorder
+
+	// claimFn, set by plan on a run's copy of the exporter, claims the
+	// run's slots in the target's state; claimed says it did.
+	claimFn func(context.Context) error
+	claimed bool
 }
 
 // Recorder records the manifests a run of one account and region wrote.
@@ -92,6 +97,12 @@ type Result struct {
 	Region  string         `json:"region"`
 	Status  outcome.Status `json:"status"`
 	Error   string         `json:"error,omitempty"`
+	// Nodes is the node snapshot of a scheduled run (set by the handler
+	// after the export; see package nodes); nil for other runs.
+	Nodes *nodes.Result `json:"nodes,omitempty"`
+	// Accounts is the accounts file a scheduled run of single-account
+	// mode wrote (package accounts); "" otherwise.
+	Accounts string `json:"accounts,omitempty"`
 }
 
 // SlotsError reports slots that a run did not write; the slots it did write
@@ -163,9 +174,11 @@ func (e *Exporter) forTarget(tg Target) (*Exporter, store.Keys, error) {
 
 // Scheduled exports the slots a scheduled run at t owes the target: every
 // whole slot that ended in (t - Lookback, t], never one that ends after
-// now, plus every slot inside the History horizon whose manifest (of this
-// target: no other target's manifests are listed) still counts sessions
-// that were active when it was written.
+// now, each day on the slot length its first export fixed, plus every slot
+// inside the History horizon that the target's state holds open (its
+// manifest still counts sessions that were active when it was written, or
+// the run that claimed it did not finish it). It reads the target's state
+// object, never a month of manifest listings (see state.go).
 func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Result, error) {
 	now := e.now()
 	if t.Before(now.Add(-window.HistoryHorizon)) {
@@ -175,20 +188,25 @@ func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	slots := e.Grid.Scheduled(t, e.Lookback, now)
-	pending, err := te.pendingSlots(ctx, keys, now, slots)
+	owed := e.Grid.Scheduled(t, e.Lookback, now)
+	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
+		// The lookback's slots first: they hold the newest sessions, never
+		// exported yet, while reopened slots were written before. Both on
+		// their days' recorded lengths.
+		return window.OnRecordedDays(append(owed, reopened(st, owed, now)...), st.DayLength, now)
+	})
 	if err != nil {
-		return Result{}, err
+		return unplanned("scheduled", keys, owed, err)
 	}
-	// The lookback's slots first: they hold the newest sessions, never
-	// exported yet, while reopened slots were written before.
-	return te.run(ctx, "scheduled", keys, append(slots, pending...))
+	return te.runAndRecord(ctx, "scheduled", keys, slots, now)
 }
 
 // Backfill exports every slot of [start, end) of the target, which must lie
-// on the slot grid, inside the History horizon and not after now.
+// on the slot grid, inside the History horizon and not after now. A day
+// whose first export fixed another slot length is exported on that length.
 func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time) (Result, error) {
-	slots, err := e.Grid.Range(start, end, e.now())
+	now := e.now()
+	owed, err := e.Grid.Range(start, end, now)
 	if err != nil {
 		return Result{}, fmt.Errorf("backfill range: %w", err)
 	}
@@ -196,45 +214,23 @@ func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time
 	if err != nil {
 		return Result{}, err
 	}
-	return te.run(ctx, "backfill", keys, slots)
+	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
+		return window.OnRecordedDays(owed, st.DayLength, now)
+	})
+	if err != nil {
+		return unplanned("backfill", keys, owed, err)
+	}
+	return te.runAndRecord(ctx, "backfill", keys, slots, now)
 }
 
-// pendingSlots finds, oldest first, the slots inside the History horizon and
-// outside scheduled whose manifest counts activePending > 0. It lists the
-// manifests of this target only, one prefix per day of the horizon, and
-// reads the candidates' manifests concurrently.
-func (e *Exporter) pendingSlots(ctx context.Context, keys store.Keys, now time.Time, scheduled []window.Slot) ([]window.Slot, error) {
-	horizon := now.Add(-window.HistoryHorizon)
-	listed, err := store.ListManifestKeys(ctx, e.S3, e.Bucket, keys, horizon, now)
-	if err != nil {
-		return nil, err
+// unplanned is the answer of a run that could not read the target's state
+// and so started none of the slots it owes: an error naming each of them.
+func unplanned(mode string, keys store.Keys, owed []window.Slot, err error) (Result, error) {
+	res := Result{Mode: mode, Slots: []SlotResult{}, Account: keys.Account, Region: keys.Region, Status: outcome.Exported}
+	if len(owed) == 0 {
+		return res, err
 	}
-	skip := make(map[time.Time]bool, len(scheduled))
-	for _, s := range scheduled {
-		skip[s.Start] = true
-	}
-	var candidates []window.Slot
-	var candidateKeys []string
-	for _, key := range listed {
-		s, ok := keys.SlotOfManifest(key)
-		if !ok || skip[s.Start] || !window.InHorizon(s, now) || s.End.Sub(s.Start) != e.Grid.Length() {
-			continue
-		}
-		candidates, candidateKeys = append(candidates, s), append(candidateKeys, key)
-	}
-	ms, errs := store.GetManifests(ctx, e.S3, e.Bucket, candidateKeys)
-	var pending []window.Slot
-	for i, s := range candidates {
-		if errs[i] != nil {
-			// One unreadable manifest must not stop the run's other slots.
-			e.log().Warn("manifest not readable; slot not reopened", "manifest", candidateKeys[i], "error", errs[i].Error())
-			continue
-		}
-		if ms[i].PendingNow() > 0 {
-			pending = append(pending, s)
-		}
-	}
-	return pending, nil
+	return res, &SlotsError{Unwritten: owed, Err: notStarted(err.Error(), owed)}
 }
 
 // Deadline handling: a slot is started only when the time left is at least
@@ -330,12 +326,16 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			// later slot alike: stop at the first.
 			_, refused := outcome.Refused(err)
 			var unreachable *reach.Error
-			if refused || errors.As(err, &unreachable) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			var claim claimError
+			claimed := errors.As(err, &claim)
+			if refused || claimed || errors.As(err, &unreachable) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				if rest := slots[i+1:]; len(rest) > 0 {
 					why := "the invocation ended"
 					switch {
 					case refused:
 						why = "the target refused the first slot"
+					case claimed:
+						why = "the slots could not be claimed in the target's state"
 					case unreachable != nil:
 						why = "the endpoint cannot be reached"
 					}
@@ -404,6 +404,10 @@ func (e *Exporter) slot(ctx context.Context, keys store.Keys, s window.Slot) (Sl
 	pending := 0
 	active, err := lister.Each(ctx, types.SessionStateActive, s, func(types.Session) error { pending++; return nil })
 	if err != nil {
+		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
+	}
+	// The target answered: claim the run's slots before the first write.
+	if err := e.claimOnce(ctx); err != nil {
 		return SlotResult{}, active.Calls, fmt.Errorf("slot %s: %w", s, err)
 	}
 
@@ -571,7 +575,7 @@ func newExportID(at time.Time) string {
 
 func resultOf(s window.Slot, manifestKey string, m *store.Manifest, kept bool) SlotResult {
 	return SlotResult{Start: s.Start, End: s.End, Rows: m.Rows, Object: m.ObjectKey(), Manifest: manifestKey,
-		ActivePending: m.ActivePending, Kept: kept}
+		ActivePending: m.PendingNow(), Kept: kept}
 }
 
 func (e *Exporter) throttles() int64 {

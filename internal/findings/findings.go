@@ -26,8 +26,9 @@ type Finding struct {
 	Table string
 	// Order says, for people, how rows are sorted.
 	Order string
-	// sql renders the query's text for a window.
-	sql func(p Params, w Window) string
+	// sql renders the query's text for thresholds (as SQL text) and a
+	// window.
+	sql func(a args, w Window) string
 }
 
 // Window is the range a query reads. The zero Window is the named
@@ -46,13 +47,14 @@ func (w Window) Dates() (first, last string) {
 	return w.From.UTC().Format(time.DateOnly), w.To.UTC().Add(-time.Millisecond).Format(time.DateOnly)
 }
 
-// where renders the dt pruning and, for a period, the start_date bounds.
-func (w Window) where() string {
+// where renders the dt pruning and, for a period, the start_date bounds;
+// indent starts each line after the first.
+func (w Window) where(indent string) string {
 	if w.From.IsZero() {
 		return "dt >= CAST(CAST(current_date - INTERVAL '30' DAY AS DATE) AS VARCHAR)"
 	}
 	first, last := w.Dates()
-	return fmt.Sprintf("dt BETWEEN '%s' AND '%s'\n  AND start_date >= %s\n  AND start_date < %s", first, last, Timestamp(w.From), Timestamp(w.To))
+	return fmt.Sprintf("dt BETWEEN '%s' AND '%s'\n%s  AND start_date >= %s\n%s  AND start_date < %s", first, last, indent, Timestamp(w.From), indent, Timestamp(w.To))
 }
 
 // coverageWhere prunes the coverage table by dt.
@@ -86,138 +88,223 @@ func Timestamp(t time.Time) string {
 }
 
 // SQL renders the finding's query for the thresholds and the window.
-func (f Finding) SQL(p Params, w Window) string { return f.sql(p, w) }
+func (f Finding) SQL(p Params, w Window) string { return f.sql(p.args(), w) }
 
-// Where renders the WHERE conditions of the sessions table for a window:
-// what every report query over sessions starts with.
-func Where(w Window) string { return w.where() }
+// OnceTable is the name Once gives the sessions of a window, each once;
+// OnceFirst is the condition that keeps one row per session in it.
+const (
+	OnceTable = "sessions_once"
+	OnceFirst = "copy_number = 1"
+)
 
-// Local is start_date in the thresholds' time zone, as SQL.
-func Local(p Params) string {
-	return fmt.Sprintf("start_date AT TIME ZONE '%s'", p.TimeZone)
+// Once renders the WITH clause that every query over sessions starts
+// with: the window's rows, numbered per session (account, region, session
+// id) from its latest export, so that a query reading OnceTable WHERE
+// OnceFirst counts each session once. A day exported on two slot lengths,
+// or a stray copy of an object, holds a session twice; Duplicates lists
+// them. Among copies exported at the same time the object ("$path", the
+// S3 URI) that sorts last is kept, so the choice does not depend on the
+// engine.
+func Once(w Window) string {
+	return fmt.Sprintf(`WITH %s AS (
+  -- Each session once (account, region, session id): the row of its
+  -- latest export, should a day or an object be in the table twice.
+  SELECT *, row_number() OVER (PARTITION BY account_id, region, session_id
+                               ORDER BY exported_at DESC, "$path" DESC) AS copy_number
+  FROM sessions
+  WHERE %s
+)`, OnceTable, w.where("  "))
 }
 
-func quoteList(items []string, indent string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = indent + "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	}
-	return strings.Join(q, ",\n")
+// Duplicates renders the query of the sessions (account, region, session
+// id) that the window holds more than once: one row per session with its
+// number of copies, its latest export and the objects (S3 URIs) that hold
+// it.
+func Duplicates(w Window) string {
+	return fmt.Sprintf(`-- Sessions (account, region, session id) held more than once, %s,
+-- with the objects that hold them: a day exported on two slot lengths, or
+-- a stray copy of an object. The other queries count each once.
+SELECT account_id, region, session_id, count(*) AS copies,
+       max(exported_at) AS latest_export,
+       array_join(array_agg("$path" ORDER BY "$path"), ' ') AS objects
+FROM sessions
+WHERE %s
+GROUP BY account_id, region, session_id
+HAVING count(*) > 1
+ORDER BY account_id, region, session_id`, w.describe(), w.where(""))
+}
+
+// DuplicateObjects renders the query of the objects (S3 URIs) that hold a
+// session the window holds more than once, with how many such sessions
+// each holds.
+func DuplicateObjects(w Window) string {
+	return fmt.Sprintf(`SELECT object, count(*) AS sessions
+FROM (
+  SELECT "$path" AS object,
+         count(*) OVER (PARTITION BY account_id, region, session_id) AS copies
+  FROM sessions
+  WHERE %s
+)
+WHERE copies > 1
+GROUP BY object
+ORDER BY object`, w.where("  "))
+}
+
+// Where renders the WHERE conditions of the sessions table for a window.
+func Where(w Window) string { return w.where("") }
+
+// Local is start_date in the thresholds' time zone, as SQL.
+func Local(p Params) string { return local(p.args()) }
+
+func local(a args) string {
+	return fmt.Sprintf("start_date AT TIME ZONE '%s'", a.timeZone)
 }
 
 const sessionCols = "session_id, owner, target, status, document_name, start_date, end_date, duration_seconds"
+
+// PerOwnerPerDay is the named query of sessions per owner per day: not a
+// finding of the report, saved beside them in the workgroup.
+var PerOwnerPerDay = Finding{
+	ID: "per-owner-per-day", Resource: "QuerySessionsPerOwnerPerDay", Name: "sessions-per-owner-per-day",
+	Title: "Sessions per owner per UTC day, with the number of distinct targets", Table: "sessions", Order: "by day, most sessions first",
+	sql: func(a args, w Window) string {
+		return fmt.Sprintf(`-- Sessions per owner per UTC day, %s.
+-- The double CAST gives 'YYYY-MM-DD' for the dt comparison in every engine.
+%s
+SELECT dt, owner, count(*) AS sessions, count(DISTINCT target) AS targets
+FROM %s
+WHERE %s
+GROUP BY dt, owner
+ORDER BY dt, sessions DESC, owner`, w.describe(), Once(w), OnceTable, OnceFirst)
+	},
+}
+
+// DuplicateSessions is the named query of the sessions held more than
+// once (Duplicates).
+var DuplicateSessions = Finding{
+	ID: "duplicates", Resource: "QueryDuplicateSessions", Name: "duplicate-sessions",
+	Title: "Sessions held more than once, with the objects that hold them", Table: "sessions", Order: "by account, region, session id",
+	sql: func(a args, w Window) string { return Duplicates(w) },
+}
+
+// NamedQueries are the template's generated named queries, in order.
+func NamedQueries() []Finding {
+	return append([]Finding{PerOwnerPerDay}, append(Sessions(), DuplicateSessions)...)
+}
 
 // All is every finding, in the report's order.
 var All = []Finding{
 	{
 		ID: "privileged", Resource: "QueryRootOrBreakGlassSessions", Name: "sessions-by-root-or-break-glass",
 		Title: "Sessions by the root user or a break-glass role", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
-			var likes []string
-			for _, s := range p.PrivilegedOwners {
-				likes = append(likes, "lower(owner) LIKE '"+s+"'")
-			}
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions whose owner matches a privileged pattern (root, break-glass
 -- roles; in LIKE, "_" matches any one character), %s.
+%s
 SELECT %s, reason
-FROM sessions
+FROM %s
 WHERE %s
-  AND (%s)
-ORDER BY start_date DESC, session_id`, w.describe(), sessionCols, w.where(), strings.Join(likes, "\n       OR "))
+  AND (lower(owner) LIKE '%s')
+ORDER BY start_date DESC, session_id`, w.describe(), Once(w), sessionCols, OnceTable, OnceFirst, a.privileged)
 		},
 	},
 	{
 		ID: "failed", Resource: "QueryFailedSessions", Name: "failed-sessions",
 		Title: "Failed sessions", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions that failed, %s.
+%s
 SELECT %s, reason
-FROM sessions
+FROM %s
 WHERE %s
   AND status = 'Failed'
-ORDER BY start_date DESC, session_id`, w.describe(), sessionCols, w.where())
+ORDER BY start_date DESC, session_id`, w.describe(), Once(w), sessionCols, OnceTable, OnceFirst)
 		},
 	},
 	{
 		ID: "long", Resource: "QueryLongSessions", Name: "long-sessions",
 		Title: "Long sessions", Table: "sessions", Order: "longest first",
-		sql: func(p Params, w Window) string {
-			s := int64(p.LongSession / time.Second)
-			return fmt.Sprintf(`-- Sessions longer than %s (%d seconds), %s.
+		sql: func(a args, w Window) string {
+			return fmt.Sprintf(`-- Sessions longer than %s, %s.
+%s
 SELECT %s
-FROM sessions
+FROM %s
 WHERE %s
-  AND duration_seconds > %d
-ORDER BY duration_seconds DESC, start_date DESC, session_id`, Words(p.LongSession), s, w.describe(), sessionCols, w.where(), s)
+  AND duration_seconds > %s
+ORDER BY duration_seconds DESC, start_date DESC, session_id`, a.long, w.describe(), Once(w), sessionCols, OnceTable, OnceFirst, a.longSeconds)
 		},
 	},
 	{
 		ID: "after-hours", Resource: "QueryOutsideBusinessHours", Name: "sessions-outside-business-hours",
 		Title: "Sessions outside business hours", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
-			l := Local(p)
-			return fmt.Sprintf(`-- Sessions started outside business hours (%02d:00-%02d:00, Monday to Friday,
+		sql: func(a args, w Window) string {
+			l := local(a)
+			return fmt.Sprintf(`-- Sessions started outside business hours (%s:00-%s:00, Monday to Friday,
 -- %s), %s. day_of_week is ISO: Monday 1 ... Sunday 7.
+%s
 SELECT %s,
        day_of_week(%s) AS local_weekday, hour(%s) AS local_hour
-FROM sessions
+FROM %s
 WHERE %s
-  AND (hour(%s) < %d
-       OR hour(%s) >= %d
+  AND (hour(%s) < %s
+       OR hour(%s) >= %s
        OR day_of_week(%s) IN (6, 7))
-ORDER BY start_date DESC, session_id`, p.BusinessStart, p.BusinessEnd, p.TimeZone, w.describe(), sessionCols,
-				l, l, w.where(), l, p.BusinessStart, l, p.BusinessEnd, l)
+ORDER BY start_date DESC, session_id`, a.start, a.end, a.timeZone, w.describe(), Once(w), sessionCols,
+				l, l, OnceTable, OnceFirst, l, a.start, l, a.end, l)
 		},
 	},
 	{
 		ID: "documents", Resource: "QueryDocumentsOutsideAllowList", Name: "sessions-with-documents-outside-allow-list",
 		Title: "Documents outside the allow-list", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions whose document is not on the allow-list, %s.
 -- A session without a document (NULL) ran the default shell and is judged
 -- as SSM-SessionManagerRunShell: NULL NOT IN (...) would be NULL, never true.
+%s
 SELECT %s,
        coalesce(document_name, '%s') AS document
-FROM sessions
+FROM %s
 WHERE %s
   AND coalesce(document_name, '%s') NOT IN (
-%s)
-ORDER BY start_date DESC, session_id`, w.describe(), sessionCols, DefaultShell, w.where(), DefaultShell, quoteList(p.AllowedDocuments, "        "))
+        '%s')
+ORDER BY start_date DESC, session_id`, w.describe(), Once(w), sessionCols, DefaultShell, OnceTable, OnceFirst, DefaultShell, a.documents)
 		},
 	},
 	{
 		ID: "no-transcript", Resource: "QueryNoTranscript", Name: "sessions-without-transcript",
 		Title: "Sessions without an S3 or CloudWatch transcript", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions that ran (not Failed) with neither an S3 nor a CloudWatch
 -- transcript, %s.
+%s
 SELECT %s
-FROM sessions
+FROM %s
 WHERE %s
   AND coalesce(status, '') <> 'Failed'
   AND coalesce(s3_output_url, '') = ''
   AND coalesce(cloudwatch_output_url, '') = ''
-ORDER BY start_date DESC, session_id`, w.describe(), sessionCols, w.where())
+ORDER BY start_date DESC, session_id`, w.describe(), Once(w), sessionCols, OnceTable, OnceFirst)
 		},
 	},
 	{
 		ID: "active-at-end", Resource: "QueryActiveAtPeriodEnd", Name: "sessions-active-at-period-end",
 		Title: "Sessions still active at the period's end", Table: "sessions", Order: "most recent first",
-		sql: func(p Params, w Window) string {
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions that started in the window and had not ended at its end
 -- (%s): no end yet, or an end after it; failed sessions never ran.
+%s
 SELECT %s
-FROM sessions
+FROM %s
 WHERE %s
   AND coalesce(status, '') <> 'Failed'
   AND (end_date IS NULL OR end_date > %s)
-ORDER BY start_date DESC, session_id`, w.end(), sessionCols, w.where(), w.end())
+ORDER BY start_date DESC, session_id`, w.end(), Once(w), sessionCols, OnceTable, OnceFirst, w.end())
 		},
 	},
 	{
 		ID: "not-covered", Resource: "", Name: "targets-not-covered",
 		Title: "Targets (account × region) not covered", Table: "coverage", Order: "most failed runs first",
-		sql: func(p Params, w Window) string {
+		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Targets (account, region) whose export runs were not all "exported",
 -- %s, from the organization's coverage records.
 SELECT account_id, region, count(*) AS runs,
@@ -264,4 +351,14 @@ func Words(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// IDs is the id of every finding, in the report's order: what an
+// exceptions file may name.
+func IDs() []string {
+	out := make([]string, len(All))
+	for i, f := range All {
+		out[i] = f.ID
+	}
+	return out
 }

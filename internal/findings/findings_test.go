@@ -1,6 +1,9 @@
 package findings_test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +22,9 @@ func TestFromEnvNamesTheBadVariable(t *testing.T) {
 		{findings.EnvAllowedDocuments, " , "},
 		{findings.EnvLongSession, "four hours"},
 		{findings.EnvLongSession, "30s"},
+		{findings.EnvLongSession, "5400s"},   // whole hours and minutes, as the template's parameter
+		{findings.EnvLongSession, "1h30m0s"}, // the same
+		{findings.EnvLongSession, "0m"},
 		{findings.EnvPrivilegedOwners, "%"},
 		{findings.EnvPrivilegedOwners, "%x' OR 1=1 --"},
 	} {
@@ -45,7 +51,7 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("%+v", p)
 	}
 	sql, _ := findings.ByID("long")
-	if q := sql.SQL(p, findings.Window{From: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}); !strings.Contains(q, "duration_seconds > 5400") ||
+	if q := sql.SQL(p, findings.Window{From: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}); !strings.Contains(q, "duration_seconds > 90*60 + 0") ||
 		!strings.Contains(q, "dt BETWEEN '2026-11-23' AND '2026-11-29'") || !strings.Contains(q, "start_date < TIMESTAMP '2026-11-30 00:00:00.000'") {
 		t.Errorf("long sessions over a week:\n%s", q)
 	}
@@ -76,5 +82,85 @@ func TestPrivileged(t *testing.T) {
 		if got := p.Privileged(owner); got != want {
 			t.Errorf("Privileged(%s) = %v, want %v", owner, got, want)
 		}
+	}
+}
+
+// TestTemplateIsGenerated: template.yaml's named queries are what
+// `make queries` (internal/findings/gen) writes from this package; a hand
+// edit of the SQL there, or a change here without `make queries`, fails.
+func TestTemplateIsGenerated(t *testing.T) {
+	path := filepath.Join("..", "..", "template.yaml")
+	tpl, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := findings.Splice(tpl)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if !bytes.Equal(tpl, want) {
+		a, b := strings.Split(string(tpl), "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("template.yaml differs from the generator's output at line %d (run make queries):\n have %q\n want %q", i+1, a[i], b[i])
+			}
+		}
+		t.Fatalf("template.yaml differs from the generator's output in length (run make queries): %d lines, want %d", len(a), len(b))
+	}
+	// Splice keeps what lies outside the markers and refuses a template
+	// without them.
+	if _, err := findings.Splice([]byte("Resources: {}\n")); err == nil || !strings.Contains(err.Error(), "BEGIN") {
+		t.Errorf("a template without markers: %v", err)
+	}
+	for _, f := range findings.NamedQueries() {
+		if !bytes.Contains(tpl, []byte("\n  "+f.Resource+":\n")) {
+			t.Errorf("template.yaml has no resource %s", f.Resource)
+		}
+	}
+}
+
+// TestLongSessionSQL: the threshold's text becomes seconds as SQL
+// arithmetic, whichever way it is written.
+func TestLongSessionSQL(t *testing.T) {
+	long, _ := findings.ByID("long")
+	for text, want := range map[string]string{"4h": "4*3600 + 0", "90m": "90*60 + 0", "1h30m": "1*3600 + 30*60 + 0"} {
+		p, err := findings.FromEnv(func(k string) string { return map[string]string{findings.EnvLongSession: text}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := long.SQL(p, findings.Last30Days); !strings.Contains(q, "duration_seconds > "+want+"\n") || !strings.Contains(q, "longer than "+text+",") {
+			t.Errorf("%s:\n%s", text, q)
+		}
+	}
+	// Set in code without the text: written as Words says it.
+	p := findings.Defaults()
+	p.LongSession, p.LongSessionText = 150*time.Minute, ""
+	if q := long.SQL(p, findings.Last30Days); !strings.Contains(q, "duration_seconds > 2*3600 + 30*60 + 0") {
+		t.Errorf("2h30m:\n%s", q)
+	}
+}
+
+func TestAllowedSourceCIDRs(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "10.0.0/8", "198.51.100.1/24", "2001:db8::/32", "office", "10.0.0.0/8,,x"} {
+		env := map[string]string{findings.EnvAllowedSourceCIDRs: bad}
+		if _, err := findings.FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), findings.EnvAllowedSourceCIDRs) {
+			t.Errorf("%q: error %v, want one naming %s", bad, err, findings.EnvAllowedSourceCIDRs)
+		}
+	}
+	env := map[string]string{findings.EnvAllowedSourceCIDRs: " 198.51.100.0/24, 10.0.0.0/8 "}
+	p, err := findings.FromEnv(func(k string) string { return env[k] })
+	if err != nil || len(p.AllowedSourceCIDRs) != 2 {
+		t.Fatalf("%v, %v", p.AllowedSourceCIDRs, err)
+	}
+	for src, want := range map[string]bool{
+		"198.51.100.7": false, "10.20.3.4": false, "203.0.113.5": true, "198.51.101.1": true,
+		"2001:db8::1": true, "ssm.amazonaws.com": false, "AWS Internal": false, "": false,
+	} {
+		if got := findings.Outside(p.AllowedSourceCIDRs, src); got != want {
+			t.Errorf("Outside(%q) = %v, want %v", src, got, want)
+		}
+	}
+	if d, _ := findings.FromEnv(func(string) string { return "" }); len(d.AllowedSourceCIDRs) != 0 {
+		t.Errorf("default CIDRs %v", d.AllowedSourceCIDRs)
 	}
 }

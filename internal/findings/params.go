@@ -2,6 +2,7 @@ package findings
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,9 +32,16 @@ type Params struct {
 	AllowedDocuments []string
 	// LongSession is the duration above which a session is long.
 	LongSession time.Duration
+	// LongSessionText is LongSession as written (4h, 90m, 1h30m: the
+	// template's ReportLongSession), which the queries show; empty is
+	// Words(LongSession).
+	LongSessionText string
 	// PrivilegedOwners are SQL LIKE patterns matched against the lowercased
 	// owner ARN ("%" any text, "_" any one character).
 	PrivilegedOwners []string
+	// AllowedSourceCIDRs are the IPv4 networks sessions may come from;
+	// empty turns the outside-sources finding off.
+	AllowedSourceCIDRs []netip.Prefix
 }
 
 // Defaults are the thresholds the stack's parameters default to.
@@ -41,7 +49,7 @@ func Defaults() Params {
 	return Params{
 		BusinessStart: 8, BusinessEnd: 18, TimeZone: "UTC",
 		AllowedDocuments: []string{DefaultShell, "AWS-StartPortForwardingSession", "AWS-StartSSHSession"},
-		LongSession:      4 * time.Hour,
+		LongSession:      4 * time.Hour, LongSessionText: "4h",
 		PrivilegedOwners: []string{"%:root", "%breakglass%", "%break_glass%"},
 	}
 }
@@ -51,6 +59,7 @@ const DefaultShell = "SSM-SessionManagerRunShell"
 
 var (
 	hoursRE    = regexp.MustCompile(`^([0-9]{1,2})-([0-9]{1,2})$`)
+	longRE     = regexp.MustCompile(`^[0-9]+(h|m|h[0-9]+m)$`)
 	documentRE = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{3,128}$`)
 	patternRE  = regexp.MustCompile(`^[a-z0-9%_:/.@+=,-]+$`)
 )
@@ -75,14 +84,19 @@ func FromEnv(getenv func(string) string) (Params, error) {
 	}
 	if v := strings.TrimSpace(getenv(EnvLongSession)); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Params{}, fmt.Errorf("%s=%q: want a duration such as 4h or 90m", EnvLongSession, v)
+		if err != nil || !longRE.MatchString(v) {
+			return Params{}, fmt.Errorf("%s=%q: want whole hours and minutes such as 4h, 90m or 1h30m", EnvLongSession, v)
 		}
-		p.LongSession = d
+		p.LongSession, p.LongSessionText = d, v
 	}
 	if v := strings.TrimSpace(getenv(EnvPrivilegedOwners)); v != "" {
 		p.PrivilegedOwners = splitList(strings.ToLower(v))
 	}
+	cidrs, err := ParseCIDRs(getenv(EnvAllowedSourceCIDRs))
+	if err != nil {
+		return Params{}, err
+	}
+	p.AllowedSourceCIDRs = cidrs
 	return p, p.Validate()
 }
 
@@ -115,8 +129,13 @@ func (p Params) Validate() error {
 			return fmt.Errorf("%s: %q is not a document name (letters, digits, _ . : / -)", EnvAllowedDocuments, d)
 		}
 	}
-	if p.LongSession < time.Minute || p.LongSession%time.Second != 0 {
-		return fmt.Errorf("%s=%s: want whole seconds, at least 1m", EnvLongSession, p.LongSession)
+	if p.LongSession < time.Minute || p.LongSession%time.Minute != 0 {
+		return fmt.Errorf("%s=%s: want whole minutes, at least 1m", EnvLongSession, p.LongSession)
+	}
+	if t := p.longText(); !longRE.MatchString(t) {
+		return fmt.Errorf("%s=%q: want whole hours and minutes such as 4h, 90m or 1h30m", EnvLongSession, t)
+	} else if d, err := time.ParseDuration(t); err != nil || d != p.LongSession {
+		return fmt.Errorf("%s=%q: says %s, not %s", EnvLongSession, t, d, p.LongSession)
 	}
 	if len(p.PrivilegedOwners) == 0 {
 		return fmt.Errorf("%s: no pattern", EnvPrivilegedOwners)
@@ -127,6 +146,57 @@ func (p Params) Validate() error {
 		}
 	}
 	return nil
+}
+
+// longText is the long-session threshold as written.
+func (p Params) longText() string {
+	if p.LongSessionText != "" {
+		return p.LongSessionText
+	}
+	return Words(p.LongSession)
+}
+
+// args are the thresholds as SQL text: rendered from Params for the
+// report, or the template's Fn::Sub variables for its named queries
+// (TemplateArgs). Lists are joined by the separators the template's
+// Fn::Join uses, so that both give the same text.
+type args struct {
+	// start and end are the business hours, two digits each.
+	start, end string
+	timeZone   string
+	// documents are the allow-list's items joined by documentSep.
+	documents string
+	// long is the long-session threshold as written; longSeconds the same
+	// in seconds as SQL arithmetic (4h: 4*3600 + 0).
+	long, longSeconds string
+	// privileged are the LIKE patterns joined by privilegedSep.
+	privileged string
+	// params are the thresholds themselves, for the findings the template
+	// does not save (the trail's source CIDRs); zero in TemplateArgs.
+	params Params
+}
+
+// The separators of the lists in the queries.
+const (
+	documentSep   = "',\n        '"
+	privilegedSep = "'\n       OR lower(owner) LIKE '"
+)
+
+// longSeconds turns a threshold written as 4h, 90m or 1h30m into SQL
+// arithmetic in seconds, as the template's Fn::Split and Fn::Join do.
+func longSeconds(text string) string {
+	return strings.NewReplacer("h", "*3600 + ", "m", "*60 + ").Replace(text) + "0"
+}
+
+func (p Params) args() args {
+	return args{
+		start: fmt.Sprintf("%02d", p.BusinessStart), end: fmt.Sprintf("%02d", p.BusinessEnd),
+		timeZone:  p.TimeZone,
+		documents: strings.Join(p.AllowedDocuments, documentSep),
+		long:      p.longText(), longSeconds: longSeconds(p.longText()),
+		privileged: strings.Join(p.PrivilegedOwners, privilegedSep),
+		params:     p,
+	}
 }
 
 // Location is the time zone of the business hours and the heatmap.

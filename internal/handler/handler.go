@@ -15,6 +15,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/export"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/outcome"
 	"github.com/session-audit/session-audit/internal/sessions"
 )
@@ -43,6 +44,14 @@ type Handler struct {
 	Now    func() time.Time
 	// Log receives a line per refused target; nil means slog.Default().
 	Log *slog.Logger
+	// Nodes, when set, takes the node snapshot of the target of a
+	// scheduled run once its sessions are exported; its result is the
+	// response's "nodes". A snapshot never fails the run.
+	Nodes func(ctx context.Context, self Self, account, region string) nodes.Result
+	// Accounts, when set (single-account mode), writes the accounts table
+	// of the target's account after a scheduled run; a failure is logged
+	// and does not fail the run.
+	Accounts func(ctx context.Context, account string) (key string, err error)
 }
 
 // LookupResponse answers a lookup: the session, if found, with the Parquet
@@ -109,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 	resp := export.Result{Mode: string(req.Kind), Slots: []export.SlotResult{}, Account: account, Region: region}
 	api, err := h.SSM(ctx, self, account, region)
 	if err != nil {
-		if st, ok := outcome.Refused(err); ok && st == outcome.Denied {
+		if st, ok := outcome.RefusedRole(err); ok {
 			return h.refused(resp, st, err), nil
 		}
 		return nil, fmt.Errorf("%s run of account %s region %s: %w", req.Kind, account, region, err)
@@ -128,6 +137,17 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 			return h.refused(resp, st, err), nil
 		}
 		return nil, fmt.Errorf("%s run of account %s region %s: %w", req.Kind, account, region, err)
+	}
+	if req.Kind == KindScheduled && h.Nodes != nil {
+		snap := h.Nodes(ctx, self, account, region)
+		res.Nodes = &snap
+	}
+	if req.Kind == KindScheduled && h.Accounts != nil {
+		key, err := h.Accounts(ctx, account)
+		res.Accounts = key
+		if err != nil {
+			h.log().Warn("accounts file not written; the sessions are exported all the same", "account", account, "error", err.Error())
+		}
 	}
 	return res, nil
 }

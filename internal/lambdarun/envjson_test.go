@@ -49,7 +49,7 @@ func TestEnvJSON(t *testing.T) {
 	}
 	vars := file[logicalID]
 
-	emu := (&emulators.Emulators{Bucket: cli.LocalBucket, SSMURL: "http://127.0.0.1:4583", S3URL: "http://127.0.0.1:4572", STSURL: "http://127.0.0.1:4592"}).Env()
+	emu := (&emulators.Emulators{Bucket: cli.LocalBucket, SSMURL: "http://127.0.0.1:4583", S3URL: "http://127.0.0.1:4572", STSURL: "http://127.0.0.1:4592", EC2URL: "http://127.0.0.1:4597"}).Env()
 	for _, k := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 		delete(emu, k)
 	}
@@ -61,6 +61,7 @@ func TestEnvJSON(t *testing.T) {
 		"AWS_ENDPOINT_URL_SSM": "http://host.docker.internal:4583",
 		"AWS_ENDPOINT_URL_S3":  "http://host.docker.internal:4572",
 		"AWS_ENDPOINT_URL_STS": "http://host.docker.internal:4592",
+		"AWS_ENDPOINT_URL_EC2": "http://host.docker.internal:4597",
 	}
 	for k, v := range emu {
 		if _, ok := want[k]; !ok {
@@ -72,7 +73,7 @@ func TestEnvJSON(t *testing.T) {
 			t.Errorf("events/env.json %s = %q; want %q", k, vars[k], v)
 		}
 	}
-	for _, k := range []string{"AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3"} {
+	for _, k := range []string{"AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_EC2"} {
 		if err := awsclients.CheckEndpoint(k, vars[k]); err != nil {
 			t.Errorf("the function would refuse events/env.json's endpoint: %v", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
+	"github.com/session-audit/session-audit/internal/stsfake"
 	"github.com/session-audit/session-audit/internal/window"
 )
 
@@ -57,6 +58,12 @@ type answer struct {
 	Sessions     []map[string]any `json:"sessions"`
 	ErrorMessage string           `json:"errorMessage"`
 	ErrorType    string           `json:"errorType"`
+	Nodes        *struct {
+		Status string `json:"status"`
+		Object string `json:"object"`
+		Count  int    `json:"count"`
+	} `json:"nodes"`
+	Accounts string `json:"accounts"`
 }
 
 // summary shortens an export answer for the test log.
@@ -265,6 +272,10 @@ func TestEventsThroughRIE(t *testing.T) {
 	}
 	t.Cleanup(func() { emu.Close() })
 	t.Logf("SSM emulator on %s, S3 on %s", emu.SSMURL, emu.S3URL)
+	// The managed nodes the sessions ran on, for the scheduled runs'
+	// snapshots (the emulators serve the credentials' account).
+	fleet := ssmfake.NodesFor(20261126, ss)
+	emu.PutNodes(stsfake.LocalAccount, emulators.Region, fleet)
 
 	funcEnv := isolatedEnv(t.TempDir())
 	maps.Copy(funcEnv, emu.Env())
@@ -306,6 +317,12 @@ func TestEventsThroughRIE(t *testing.T) {
 			if s.Object != "" {
 				written[s.Object] = true
 			}
+		}
+		if a.Nodes != nil && a.Nodes.Object != "" {
+			written[a.Nodes.Object] = true
+		}
+		if a.Accounts != "" {
+			written[a.Accounts] = true
 		}
 	}
 
@@ -442,6 +459,11 @@ func TestEventsThroughRIE(t *testing.T) {
 				// The lookback's slots first, then the reopened ones, as
 				// export.Exporter.Scheduled orders them.
 				checkExport(t, a, "scheduled", append(scheduled, want...))
+				// The day's node snapshot of every node the sessions ran
+				// on, and single-account mode's accounts file.
+				if a.Nodes == nil || a.Nodes.Status != "written" || a.Nodes.Count != len(fleet) || a.Accounts == "" {
+					t.Errorf("scheduled run: nodes %+v (want %d written), accounts %q", a.Nodes, len(fleet), a.Accounts)
+				}
 			case hasStart:
 				status, body := r.invoke(t, event)
 				a := decodeAnswer(t, name, status, body)
@@ -504,9 +526,14 @@ func TestEventsThroughRIE(t *testing.T) {
 		})
 	}
 
-	// Everything in the bucket was named by an answer: nothing else written.
+	// Everything in the bucket was named by an answer, but the target's
+	// state object (what its runs owe): nothing else written.
+	state := keys.StateKey()
+	if _, ok := listing(t, emu)[state]; !ok {
+		t.Errorf("the bucket holds no state object %s", state)
+	}
 	for k := range listing(t, emu) {
-		if !written[k] {
+		if !written[k] && k != state {
 			t.Errorf("the bucket holds %s, which no answer named", k)
 		}
 	}

@@ -1,5 +1,7 @@
 // Package orgfake emulates the AWS Organizations operations the org
-// function calls (ListAccounts, ListChildren, ListAccountsForParent),
+// function calls (ListAccounts, ListChildren, ListAccountsForParent, and
+// for the accounts table ListRoots, ListOrganizationalUnitsForParent,
+// ListParents and DescribeOrganizationalUnit),
 // speaking the AWS JSON 1.1 protocol (X-Amz-Target
 // AWSOrganizationsV20161128.*), so that the real SDK client can be pointed
 // at it over HTTP.
@@ -54,7 +56,8 @@ const maxResults = 20
 // Account is one member account of the emulated organization.
 type Account struct {
 	ID     string
-	Name   string
+	Name   string // empty: "account-<ID>"
+	Email  string // empty: "<ID>@example.com"
 	Status string // Active, Suspended or PendingClosure; empty means Active
 	Parent string // the OU (or root) holding it; empty means the root
 }
@@ -79,6 +82,8 @@ type Server struct {
 	mu       sync.Mutex
 	accounts []Account           // sorted by ID
 	ous      map[string][]string // parent -> child OUs, in insertion order
+	ouNames  map[string]string   // OU -> name
+	ouParent map[string]string   // OU -> parent
 	fault    Fault
 	n        int
 	calls    map[string]int
@@ -110,7 +115,7 @@ func WithAccounts(as ...Account) Option { return func(s *Server) { s.Add(as...) 
 
 // New returns an organization whose root is "r-root0", holding no account.
 func New(opts ...Option) *Server {
-	s := &Server{root: "r-root0", pageSize: maxResults, ous: map[string][]string{}, calls: map[string]int{}}
+	s := &Server{root: "r-root0", pageSize: maxResults, ous: map[string][]string{}, ouNames: map[string]string{}, ouParent: map[string]string{}, calls: map[string]int{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -122,13 +127,33 @@ func (s *Server) Root() string { return s.root }
 
 // AddOU creates the organizational unit id under parent (the root when
 // empty).
-func (s *Server) AddOU(id, parent string) {
+func (s *Server) AddOU(id, parent string) { s.AddNamedOU(id, "", parent) }
+
+// AddNamedOU creates the organizational unit id named name (empty: its
+// id) under parent (the root when empty).
+func (s *Server) AddNamedOU(id, name, parent string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if parent == "" {
 		parent = s.root
 	}
+	if name == "" {
+		name = id
+	}
 	s.ous[parent] = append(s.ous[parent], id)
+	s.ouNames[id], s.ouParent[id] = name, parent
+}
+
+// OUPath is the path of names from the root ("Root") to parent, as the
+// accounts table records it.
+func (s *Server) OUPath(parent string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := ""
+	for id := parent; id != "" && id != s.root; id = s.ouParent[id] {
+		path = "/" + s.ouNames[id] + path
+	}
+	return "Root" + path
 }
 
 // Add stores accounts, replacing any with the same ID.
@@ -195,6 +220,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		ParentID   *string `json:"ParentId"`
+		ChildID    *string `json:"ChildId"`
+		OUID       *string `json:"OrganizationalUnitId"`
 		ChildType  *string `json:"ChildType"`
 		MaxResults *int    `json:"MaxResults"`
 		NextToken  *string `json:"NextToken"`
@@ -279,6 +306,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			children = append(children, map[string]string{"Id": id, "Type": ct})
 		}
 		out = map[string]any{"Children": children, "NextToken": omitEmpty(next)}
+	case "ListRoots":
+		out = map[string]any{"Roots": []map[string]any{{"Id": s.root, "Arn": "arn:aws:organizations::000000000000:root/o-emulated/" + s.root, "Name": "Root", "PolicyTypes": []any{}}}}
+	case "ListOrganizationalUnitsForParent":
+		if apiErr = s.checkParent(parent); apiErr == nil {
+			var page []string
+			var next string
+			page, next, apiErr = paginate(op, parent, s.ous[parent], req.NextToken, size)
+			units := make([]map[string]string, 0, len(page))
+			for _, id := range page {
+				units = append(units, s.ou(id))
+			}
+			out = map[string]any{"OrganizationalUnits": units, "NextToken": omitEmpty(next)}
+		}
+	case "ListParents":
+		child := deref(req.ChildID)
+		parentOf := ""
+		if p, ok := s.ouParent[child]; ok {
+			parentOf = p
+		}
+		for _, a := range s.accounts {
+			if a.ID == child {
+				parentOf = a.Parent
+			}
+		}
+		if parentOf == "" {
+			apiErr = &apiError{"ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified."}
+			break
+		}
+		typ := "ORGANIZATIONAL_UNIT"
+		if parentOf == s.root {
+			typ = "ROOT"
+		}
+		out = map[string]any{"Parents": []map[string]string{{"Id": parentOf, "Type": typ}}}
+	case "DescribeOrganizationalUnit":
+		id := deref(req.OUID)
+		if _, ok := s.ouNames[id]; !ok {
+			apiErr = &apiError{"OrganizationalUnitNotFoundException", "We can't find an OU with the OrganizationalUnitId that you specified."}
+			break
+		}
+		out = map[string]any{"OrganizationalUnit": s.ou(id)}
 	default:
 		apiErr = &apiError{codeUnknownOp, "operation " + op + " is not emulated"}
 	}
@@ -325,6 +392,11 @@ func (s *Server) checkParent(id string) *apiError {
 	return &apiError{codeParentMissing, "We can't find a root or OU with the ParentId that you specified."}
 }
 
+// ou renders an organizational unit as the service does.
+func (s *Server) ou(id string) map[string]string {
+	return map[string]string{"Id": id, "Arn": "arn:aws:organizations::000000000000:ou/o-emulated/" + id, "Name": s.ouNames[id]}
+}
+
 // describe renders accounts as the service does, JoinedTimestamp in epoch
 // seconds.
 func (s *Server) describe(ids []string) []map[string]any {
@@ -336,10 +408,14 @@ func (s *Server) describe(ids []string) []map[string]any {
 		if name == "" {
 			name = "account-" + a.ID
 		}
+		email := a.Email
+		if email == "" {
+			email = a.ID + "@example.com"
+		}
 		out = append(out, map[string]any{
 			"Id":              a.ID,
 			"Arn":             "arn:aws:organizations::000000000000:account/o-emulated/" + a.ID,
-			"Email":           a.ID + "@example.com",
+			"Email":           email,
 			"Name":            name,
 			"Status":          a.Status,
 			"State":           a.Status,

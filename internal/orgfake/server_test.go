@@ -163,3 +163,74 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("other operation: %v", err)
 	}
 }
+
+// TestOUCalls: the calls that name OUs answer as the service does, with
+// its error codes for unknown ids, and page the child OUs.
+func TestOUCalls(t *testing.T) {
+	s := orgfake.New(orgfake.WithPageSize(1))
+	s.AddNamedOU("ou-aaaa-11111111", "Workloads", "")
+	s.AddNamedOU("ou-aaaa-22222222", "Prod", "ou-aaaa-11111111")
+	s.AddNamedOU("ou-aaaa-33333333", "Dev", "ou-aaaa-11111111")
+	s.Add(orgfake.Account{ID: "111111111111", Parent: "ou-aaaa-22222222", Name: "prod", Email: "prod@example.org"})
+	c := client(t, s)
+	ctx := context.Background()
+	roots, err := c.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil || len(roots.Roots) != 1 || aws.ToString(roots.Roots[0].Id) != s.Root() || aws.ToString(roots.Roots[0].Name) != "Root" {
+		t.Fatalf("ListRoots %+v %v", roots, err)
+	}
+	var names []string
+	p := organizations.NewListOrganizationalUnitsForParentPaginator(c, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String("ou-aaaa-11111111")})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ou := range out.OrganizationalUnits {
+			names = append(names, aws.ToString(ou.Name))
+		}
+	}
+	if fmt.Sprint(names) != "[Prod Dev]" {
+		t.Errorf("child OUs %v", names)
+	}
+	parents, err := c.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String("111111111111")})
+	if err != nil || len(parents.Parents) != 1 || aws.ToString(parents.Parents[0].Id) != "ou-aaaa-22222222" || parents.Parents[0].Type != "ORGANIZATIONAL_UNIT" {
+		t.Errorf("ListParents of the account %+v %v", parents, err)
+	}
+	parents, err = c.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String("ou-aaaa-11111111")})
+	if err != nil || aws.ToString(parents.Parents[0].Id) != s.Root() || parents.Parents[0].Type != "ROOT" {
+		t.Errorf("ListParents of a top OU %+v %v", parents, err)
+	}
+	ou, err := c.DescribeOrganizationalUnit(ctx, &organizations.DescribeOrganizationalUnitInput{OrganizationalUnitId: aws.String("ou-aaaa-22222222")})
+	if err != nil || aws.ToString(ou.OrganizationalUnit.Name) != "Prod" {
+		t.Errorf("DescribeOrganizationalUnit %+v %v", ou, err)
+	}
+	if s.OUPath("ou-aaaa-22222222") != "Root/Workloads/Prod" || s.OUPath("") != "Root" {
+		t.Errorf("OUPath %s", s.OUPath("ou-aaaa-22222222"))
+	}
+	for _, tc := range []struct {
+		call func() error
+		code string
+	}{
+		{func() error {
+			_, err := c.DescribeOrganizationalUnit(ctx, &organizations.DescribeOrganizationalUnitInput{OrganizationalUnitId: aws.String("ou-none-00000000")})
+			return err
+		}, "OrganizationalUnitNotFoundException"},
+		{func() error {
+			_, err := c.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String("999999999999")})
+			return err
+		}, "ChildNotFoundException"},
+		{func() error {
+			_, err := c.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String("ou-none-00000000")})
+			return err
+		}, "ParentNotFoundException"},
+	} {
+		var ae smithy.APIError
+		if err := tc.call(); !errors.As(err, &ae) || ae.ErrorCode() != tc.code {
+			t.Errorf("error %v, want %s", err, tc.code)
+		}
+	}
+	accts, err := c.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: aws.String("ou-aaaa-22222222")})
+	if err != nil || len(accts.Accounts) != 1 || aws.ToString(accts.Accounts[0].Email) != "prod@example.org" || aws.ToString(accts.Accounts[0].Name) != "prod" {
+		t.Errorf("named account %+v %v", accts, err)
+	}
+}

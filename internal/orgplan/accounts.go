@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/session-audit/session-audit/internal/accounts"
 )
 
 // accountRE is an AWS account id: 12 digits.
@@ -110,11 +112,123 @@ type ParentAccountsAPI interface {
 	ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error)
 }
 
-// OrgAPI is what Organization needs: the three listing calls.
+// OUAPI is what Organization.Describe needs besides ListAccountsForParent
+// to name each account's organizational units: the root, the OUs under a
+// parent (with their names), and, from an OU given by id, its parents up
+// to the root.
+type OUAPI interface {
+	ListRoots(ctx context.Context, in *organizations.ListRootsInput, optFns ...func(*organizations.Options)) (*organizations.ListRootsOutput, error)
+	ListOrganizationalUnitsForParent(ctx context.Context, in *organizations.ListOrganizationalUnitsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error)
+	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
+	DescribeOrganizationalUnit(ctx context.Context, in *organizations.DescribeOrganizationalUnitInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationalUnitOutput, error)
+}
+
+// OrgAPI is what Organization needs: the three listing calls, and the
+// OU calls of Describe.
 type OrgAPI interface {
 	AccountsAPI
 	ChildrenAPI
 	ParentAccountsAPI
+	OUAPI
+}
+
+// MaxOUDepth bounds the walk up from an OU to the root: Organizations
+// nests OUs at most five deep under the root.
+const MaxOUDepth = 5
+
+// Describe lists the accounts of the organization (every state), or of
+// the given OUs and every OU below them, each with its name, email, status
+// and OU path ("Root/Workloads/Prod"), for the accounts table. It walks
+// the OU tree from the top: ListRoots, then per OU one
+// ListOrganizationalUnitsForParent and one ListAccountsForParent (and their
+// further pages), so its calls grow with the OUs and the accounts / 20,
+// never with one call per account; an OU given by id is first named with
+// ListParents and DescribeOrganizationalUnit up to the root (at most
+// MaxOUDepth levels).
+func (o Organization) Describe(ctx context.Context) ([]accounts.Row, error) {
+	paths := map[string]string{}
+	var starts []string
+	if len(o.OUs) == 0 {
+		p := organizations.NewListRootsPaginator(o.API, &organizations.ListRootsInput{})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListRoots", err)
+			}
+			for _, r := range out.Roots {
+				paths[aws.ToString(r.Id)] = "Root"
+				starts = append(starts, aws.ToString(r.Id))
+			}
+		}
+	}
+	for _, ou := range o.OUs {
+		path, err := o.pathOf(ctx, ou)
+		if err != nil {
+			return nil, err
+		}
+		paths[ou] = path
+		starts = append(starts, ou)
+	}
+	var rows []accounts.Row
+	err := o.walk(ctx, starts, func(ctx context.Context, ou string) ([]string, error) {
+		var ids []string
+		up := organizations.NewListOrganizationalUnitsForParentPaginator(o.API, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(ou)})
+		for up.HasMorePages() {
+			out, err := up.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListOrganizationalUnitsForParent "+ou, err)
+			}
+			for _, c := range out.OrganizationalUnits {
+				id := aws.ToString(c.Id)
+				if _, ok := paths[id]; !ok {
+					paths[id] = paths[ou] + "/" + aws.ToString(c.Name)
+				}
+				ids = append(ids, id)
+			}
+		}
+		return ids, nil
+	}, func(ou string, a types.Account) {
+		state := string(a.State)
+		if state == "" {
+			state = string(a.Status)
+		}
+		rows = append(rows, accounts.Row{AccountID: aws.ToString(a.Id), Name: accounts.Text(aws.ToString(a.Name)),
+			Email: accounts.Text(aws.ToString(a.Email)), Status: accounts.Text(state), OUPath: accounts.Text(paths[ou])})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].AccountID < rows[j].AccountID })
+	return rows, nil
+}
+
+// pathOf names an OU given by id from the root: its name, and its parents'
+// up to the root (a root id is "Root").
+func (o Organization) pathOf(ctx context.Context, ou string) (string, error) {
+	path := ""
+	for id, depth := ou, 0; ; depth++ {
+		if strings.HasPrefix(id, "r-") {
+			return "Root" + path, nil
+		}
+		if depth == MaxOUDepth+1 {
+			return "", fmt.Errorf("organizations: %s is more than %d OUs below the root", ou, MaxOUDepth)
+		}
+		d, err := o.API.DescribeOrganizationalUnit(ctx, &organizations.DescribeOrganizationalUnitInput{OrganizationalUnitId: aws.String(id)})
+		if err != nil {
+			return "", orgError("DescribeOrganizationalUnit "+id, err)
+		}
+		if d.OrganizationalUnit != nil {
+			path = "/" + aws.ToString(d.OrganizationalUnit.Name) + path
+		}
+		p, err := o.API.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String(id)})
+		if err != nil {
+			return "", orgError("ListParents "+id, err)
+		}
+		if len(p.Parents) == 0 {
+			return "", fmt.Errorf("organizations: ListParents %s answered no parent", id)
+		}
+		id = aws.ToString(p.Parents[0].Id)
+	}
 }
 
 // Organization lists the ACTIVE accounts of an AWS Organization: all of
@@ -141,8 +255,34 @@ func (o Organization) Accounts(ctx context.Context) ([]string, error) {
 		}
 		return sortedKeys(seen), nil
 	}
+	err := o.walk(ctx, o.OUs, func(ctx context.Context, ou string) ([]string, error) {
+		var ids []string
+		cp := organizations.NewListChildrenPaginator(o.API, &organizations.ListChildrenInput{ParentId: aws.String(ou), ChildType: types.ChildTypeOrganizationalUnit})
+		for cp.HasMorePages() {
+			out, err := cp.NextPage(ctx)
+			if err != nil {
+				return nil, orgError("ListChildren "+ou, err)
+			}
+			for _, c := range out.Children {
+				ids = append(ids, aws.ToString(c.Id))
+			}
+		}
+		return ids, nil
+	}, func(_ string, a types.Account) { addActive(seen, []types.Account{a}) })
+	if err != nil {
+		return nil, err
+	}
+	return sortedKeys(seen), nil
+}
+
+// walk visits the OUs from starts and every OU below them (children lists
+// an OU's child OUs), each once, breadth first, and hands each account
+// directly under them to visit once, with the OU that holds it
+// (ListAccountsForParent).
+func (o Organization) walk(ctx context.Context, starts []string, children func(context.Context, string) ([]string, error), visit func(ou string, a types.Account)) error {
+	seen := map[string]bool{}
 	visited := map[string]bool{}
-	queue := append([]string(nil), o.OUs...)
+	queue := append([]string(nil), starts...)
 	for len(queue) > 0 {
 		ou := queue[0]
 		queue = queue[1:]
@@ -154,22 +294,22 @@ func (o Organization) Accounts(ctx context.Context) ([]string, error) {
 		for ap.HasMorePages() {
 			out, err := ap.NextPage(ctx)
 			if err != nil {
-				return nil, orgError("ListAccountsForParent "+ou, err)
+				return orgError("ListAccountsForParent "+ou, err)
 			}
-			addActive(seen, out.Accounts)
-		}
-		cp := organizations.NewListChildrenPaginator(o.API, &organizations.ListChildrenInput{ParentId: aws.String(ou), ChildType: types.ChildTypeOrganizationalUnit})
-		for cp.HasMorePages() {
-			out, err := cp.NextPage(ctx)
-			if err != nil {
-				return nil, orgError("ListChildren "+ou, err)
-			}
-			for _, c := range out.Children {
-				queue = append(queue, aws.ToString(c.Id))
+			for _, a := range out.Accounts {
+				if id := aws.ToString(a.Id); !seen[id] {
+					seen[id] = true
+					visit(ou, a)
+				}
 			}
 		}
+		kids, err := children(ctx, ou)
+		if err != nil {
+			return err
+		}
+		queue = append(queue, kids...)
 	}
-	return sortedKeys(seen), nil
+	return nil
 }
 
 // addActive keeps the ACTIVE accounts. The service reports State (new)

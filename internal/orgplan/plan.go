@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/handler"
 	"github.com/session-audit/session-audit/internal/window"
 )
@@ -38,6 +39,18 @@ type Output struct {
 	RunID   string `json:"runId"`
 	RunTime string `json:"runTime"`
 	Mode    string `json:"mode"`
+	// Accounts is the key of the day's accounts file (package accounts).
+	Accounts string `json:"accounts"`
+	// AccountsError says why the accounts file holds ids only, when the
+	// organization's names and OUs could not be listed.
+	AccountsError string `json:"accountsError,omitempty"`
+}
+
+// Describer is a Source that also describes the accounts (name, email,
+// status, OU path) for the accounts table: Organization does, a fixed
+// list knows ids only.
+type Describer interface {
+	Describe(ctx context.Context) ([]accounts.Row, error)
 }
 
 // PutAPI is the S3 call that stores the items file.
@@ -155,6 +168,9 @@ func (p *Planner) Plan(ctx context.Context, runID string, startedAt time.Time, i
 	if len(items) == 0 {
 		return Output{}, fmt.Errorf("no account left to audit: %d listed, all excluded", len(accounts))
 	}
+	if out.Accounts, out.AccountsError, err = p.writeAccounts(ctx, accounts); err != nil {
+		return Output{}, err
+	}
 	body, err := json.Marshal(items)
 	if err != nil {
 		return Output{}, fmt.Errorf("encode items: %w", err)
@@ -169,6 +185,25 @@ func (p *Planner) Plan(ctx context.Context, runID string, startedAt time.Time, i
 		return Output{}, fmt.Errorf("write items s3://%s/%s: %w", p.Bucket, out.Key, err)
 	}
 	return out, nil
+}
+
+// writeAccounts writes the day's accounts file: every account listed, with
+// what the Source knows of it. A Describer that fails leaves ids only, and
+// its error is returned as the second value, not as a failure of the plan.
+func (p *Planner) writeAccounts(ctx context.Context, listed []string) (key, describeErr string, err error) {
+	rows := make([]accounts.Row, 0, len(listed))
+	for _, id := range listed {
+		rows = append(rows, accounts.Row{AccountID: id})
+	}
+	if d, ok := p.Source.(Describer); ok {
+		described, err := d.Describe(ctx)
+		if err != nil {
+			describeErr = err.Error()
+		}
+		rows = append(rows, described...) // described wins over the bare id
+	}
+	key, err = accounts.Write(ctx, p.S3, p.Bucket, p.Prefix, p.Now(), rows)
+	return key, describeErr, err
 }
 
 // checkNoTarget refuses an input naming a target: the run's targets come

@@ -101,7 +101,7 @@ func TestPlanScheduledFromOrganizations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := orgplan.Output{Bucket: "audit", Key: "ssm-sessions/runs/run-1/items.json", Count: 14, Targets: 14, RunID: "run-1", RunTime: "2026-11-25T00:15:00Z", Mode: "scheduled"}
+	want := orgplan.Output{Bucket: "audit", Key: "ssm-sessions/runs/run-1/items.json", Count: 14, Targets: 14, RunID: "run-1", RunTime: "2026-11-25T00:15:00Z", Mode: "scheduled", Accounts: "ssm-sessions/accounts/dt=2026-11-25/accounts.parquet"}
 	if out != want {
 		t.Fatalf("output = %+v\nwant     %+v", out, want)
 	}

@@ -30,9 +30,20 @@ const (
 // (AccessDeniedException) that refuse the caller.
 var deniedCodes = map[string]bool{"AccessDenied": true, "AccessDeniedException": true}
 
-// disabledCodes are the error codes with which a service answers valid
-// credentials in a region the account has not enabled.
-var disabledCodes = map[string]bool{"UnrecognizedClientException": true, "InvalidClientTokenId": true}
+// disabledCodes are the error codes of a region that refuses the account:
+// a service's answer to valid credentials in an opt-in region the account
+// has not enabled (UnrecognizedClientException in the JSON protocols, such
+// as SSM's; InvalidClientTokenId in the query protocol, such as STS's), and
+// STS's answer to AssumeRole of a role whose account has deactivated STS
+// in the endpoint's region (RegionDisabledException).
+var disabledCodes = map[string]bool{"UnrecognizedClientException": true, "InvalidClientTokenId": true, "RegionDisabledException": true}
+
+// roleRefusals are the codes with which AssumeRole refuses for the member
+// account: its role is missing or does not trust the caller, or it has
+// deactivated STS in the endpoint's region. InvalidClientTokenId is not
+// one there: the endpoint is in the caller's own region, so it means STS
+// did not accept the caller's own credentials, a fault of the run.
+var roleRefusals = map[string]Status{"AccessDenied": Denied, "RegionDisabledException": RegionDisabled}
 
 // Refused reports whether err holds an AWS answer that refuses the target,
 // and which status it means. Anything else (throttling past the retries,
@@ -49,6 +60,17 @@ func Refused(err error) (Status, bool) {
 		return RegionDisabled, true
 	}
 	return "", false
+}
+
+// RefusedRole reports whether err, a failed AssumeRole of a member
+// account's role, holds that account's refusal, and which status it means.
+func RefusedRole(err error) (Status, bool) {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return "", false
+	}
+	st, ok := roleRefusals[api.ErrorCode()]
+	return st, ok
 }
 
 // Message is the AWS message of the refusal in err, for the response and

@@ -1,4 +1,5 @@
-// Package ssmfake emulates the AWS Systems Manager DescribeSessions API,
+// Package ssmfake emulates the AWS Systems Manager DescribeSessions API
+// (and DescribeInstanceInformation over generated managed nodes, nodes.go),
 // speaking the AWS JSON 1.1 protocol, so that the real SDK client can be
 // pointed at it over HTTP.
 //
@@ -48,6 +49,7 @@ type Server struct {
 	targets  map[targetKey]*store // accounts and regions with their own sessions
 	disabled map[targetKey]bool   // regions not enabled for an account
 	denied   map[string]bool      // accounts whose role may not DescribeSessions
+	nodes    map[targetKey][]Node // managed nodes by account and region (nodes.go)
 
 	fmu      sync.Mutex // guards everything below
 	faults   Faults
@@ -57,6 +59,8 @@ type Server struct {
 	seq      uint64
 	calls    []callRecord
 	bucket   *tokenBucket // the RateLimit (ratelimit.go); nil: none
+	// nodeFault is answered to every DescribeInstanceInformation call.
+	nodeFault string
 }
 
 // Option configures a Server built by New.
@@ -267,10 +271,24 @@ func (s *Server) decideFaults() faultDecision {
 	return d
 }
 
-// ServeHTTP answers AWS JSON 1.1 requests for AmazonSSM.DescribeSessions.
+// ServeHTTP answers AWS JSON 1.1 requests for AmazonSSM.DescribeSessions
+// and AmazonSSM.DescribeInstanceInformation (nodes.go).
 // Signatures are not checked.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cr := callRecord{call: Call{Operation: r.Header.Get("X-Amz-Target")}}
+	if cr.call.Operation == targetDescribeInstanceInformation && r.Method == http.MethodPost {
+		body, aerr := s.serveNodes(r, &cr.call)
+		if aerr != nil {
+			cr.call.ErrorCode, cr.call.HTTPStatus = aerr.code, aerr.status
+			w.Header().Set("X-Amzn-ErrorType", aerr.code)
+			s.write(w, aerr.status, appendError(nil, aerr))
+		} else {
+			cr.call.HTTPStatus = http.StatusOK
+			s.write(w, http.StatusOK, body)
+		}
+		s.record(cr)
+		return
+	}
 	page, token, aerr := s.serve(r, &cr.call)
 	switch {
 	case aerr != nil && aerr.code == codeClientCanceled:

@@ -477,6 +477,24 @@ func (r *evaluator) intrinsic(fn string, arg any) (any, error) {
 			out = append(out, p)
 		}
 		return out, nil
+	case "Fn::FindInMap":
+		ev, err := r.eval(args)
+		if err != nil {
+			return nil, err
+		}
+		l := ev.([]any)
+		if len(l) != 3 {
+			return nil, fmt.Errorf("Fn::FindInMap %v", arg)
+		}
+		m, ok := asMap(asMap(r.tpl["Mappings"])[scalarString(l[0])])[scalarString(l[1])]
+		if !ok {
+			return nil, fmt.Errorf("Fn::FindInMap: mapping %v has no key %v", l[0], l[1])
+		}
+		v, ok := asMap(m)[scalarString(l[2])]
+		if !ok {
+			return nil, fmt.Errorf("Fn::FindInMap: %v.%v has no key %v", l[0], l[1], l[2])
+		}
+		return v, nil
 	case "Fn::Select":
 		ev, err := r.eval(args)
 		if err != nil {

@@ -324,12 +324,15 @@ func download(emu *emulators.Emulators, dir string) error {
 //   - timestamps in UTC (Athena reads UTC-adjusted Parquet timestamps as
 //     UTC; DuckDB would use the machine's zone for hour() otherwise);
 //   - day_of_week, Trino's ISO day of the week (Monday 1 ... Sunday 7),
-//     which DuckDB spells isodow.
+//     which DuckDB spells isodow;
+//   - array_join, which DuckDB spells array_to_string.
 //
-// Everything else in the queries is the same text in both engines.
+// Everything else in the queries is the same text in both engines. The
+// view "sessions" has Athena's hidden column "$path" (openDuckDB).
 var duckdbSetup = []string{
 	`SET TimeZone = 'UTC'`,
 	`CREATE MACRO day_of_week(ts) AS isodow(ts)`,
+	`CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)`,
 }
 
 // newDuckDB opens an in-memory DuckDB set up by duckdbSetup.
@@ -349,14 +352,18 @@ func newDuckDB() (*sql.DB, error) {
 }
 
 // openDuckDB opens DuckDB on a downloaded bucket with the view "sessions"
-// over every Parquet object, dt a string partition column as in Glue.
+// over every Parquet object, dt a string partition column as in Glue, and
+// "$path" the object's S3 URI, as Athena's hidden column is (here SELECT *
+// has it too).
 func openDuckDB(dir string) (*sql.DB, error) {
 	db, err := newDuckDB()
 	if err != nil {
 		return nil, err
 	}
-	glob := filepath.ToSlash(filepath.Join(dir, "ssm-sessions", "sessions", "*", "*.parquet"))
-	q := `CREATE VIEW sessions AS SELECT * FROM read_parquet('` + glob + `', hive_partitioning = true, hive_types = {'dt': VARCHAR})`
+	root := filepath.ToSlash(filepath.Clean(dir))
+	glob := root + "/ssm-sessions/sessions/*/*.parquet"
+	q := fmt.Sprintf(`CREATE VIEW sessions AS SELECT * EXCLUDE (filename), 's3://%s/' || substr(filename, %d) AS "$path"
+FROM read_parquet('%s', hive_partitioning = true, hive_types = {'dt': VARCHAR}, filename = true)`, bucket, len(root)+2, glob)
 	if _, err := db.Exec(q); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", q, err)

@@ -77,9 +77,12 @@ func TestMemberRoleTrustsTheExporterAlone(t *testing.T) {
 			for _, raw := range asList(asMap(asMap(policies[0])["PolicyDocument"])["Statement"]) {
 				got = append(got, normalise(raw))
 			}
-			only := []statement{{Sid: "DescribeSessions", Effect: "Allow", Actions: []string{"ssm:DescribeSessions"}, Resources: []string{"*"}}}
+			only := []statement{
+				{Sid: "DescribeSessions", Effect: "Allow", Actions: []string{"ssm:DescribeSessions"}, Resources: []string{"*"}},
+				{Sid: "DescribeNodes", Effect: "Allow", Actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, Resources: []string{"*"}},
+			}
 			if !reflect.DeepEqual(got, only) {
-				t.Errorf("permissions %+v; want ssm:DescribeSessions alone", got)
+				t.Errorf("permissions %+v; want ssm:DescribeSessions, and the node snapshot's two read-only calls, alone", got)
 			}
 		})
 	}
@@ -102,7 +105,8 @@ func TestOrgListRole(t *testing.T) {
 	got := normalise(asList(asMap(asMap(asList(s.props(t, "OrgListRole")["Policies"])[0])["PolicyDocument"])["Statement"])[0])
 	// Exactly the calls of orgplan.OrgAPI (TestOrgFunctionRoleIsTheCodesCalls
 	// derives them from the code).
-	want := statement{Sid: "ListOrganization", Effect: "Allow", Actions: []string{"organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren"}, Resources: []string{"*"}}
+	want := statement{Sid: "ListOrganization", Effect: "Allow", Actions: []string{"organizations:DescribeOrganizationalUnit", "organizations:ListAccounts", "organizations:ListAccountsForParent",
+		"organizations:ListChildren", "organizations:ListOrganizationalUnitsForParent", "organizations:ListParents", "organizations:ListRoots"}, Resources: []string{"*"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("listing permissions %+v, want %+v", got, want)
 	}

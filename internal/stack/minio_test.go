@@ -46,7 +46,7 @@ func TestFunctionRoleOnMinIO(t *testing.T) {
 	)
 	stmts := roleStatements(t, resolve(t, loadTemplate(t), map[string]string{"ExistingBucketName": bucket, "Prefix": prefix}))
 	objects, list := stmts["AuditObjects"], stmts["ListAuditFolders"]
-	if len(objects.Actions) == 0 || len(list.Condition["StringLike"]["s3:prefix"]) != 3 {
+	if len(objects.Actions) == 0 || len(list.Condition["StringLike"]["s3:prefix"]) != 4 {
 		t.Fatalf("template statements AuditObjects %+v, ListAuditFolders %+v", objects, list)
 	}
 
@@ -77,7 +77,7 @@ func TestFunctionRoleOnMinIO(t *testing.T) {
 		// object 404 whatever the ListBucket grant (it consults
 		// s3:ListBucket only for anonymous requests). AWS documents 403
 		// here; MinIO does not show it.
-		{"without sessions/* in ListBucket", []string{prefix + "/manifests/*"}, http.StatusNotFound},
+		{"without sessions/* in ListBucket", []string{prefix + "/manifests/*", prefix + "/state/*"}, http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			narrowed := list

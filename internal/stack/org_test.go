@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/coverage"
 	"github.com/session-audit/session-audit/internal/orgconfig"
 	"github.com/session-audit/session-audit/internal/orgplan"
@@ -171,12 +172,13 @@ func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 			needed[a] = true
 		}
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[orgplan.AccountsAPI](), reflect.TypeFor[orgplan.ChildrenAPI](), reflect.TypeFor[orgplan.ParentAccountsAPI]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[orgplan.AccountsAPI](), reflect.TypeFor[orgplan.ChildrenAPI](), reflect.TypeFor[orgplan.ParentAccountsAPI](), reflect.TypeFor[orgplan.OUAPI]()} {
 		for i := range typ.NumMethod() {
 			needed["organizations:"+typ.Method(i).Name] = true
 		}
 	}
-	if want := []string{"organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren", "s3:GetObject", "s3:PutObject"}; !slices.Equal(slices.Sorted(maps.Keys(needed)), want) {
+	if want := []string{"organizations:DescribeOrganizationalUnit", "organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren",
+		"organizations:ListOrganizationalUnitsForParent", "organizations:ListParents", "organizations:ListRoots", "s3:GetObject", "s3:PutObject"}; !slices.Equal(slices.Sorted(maps.Keys(needed)), want) {
 		t.Fatalf("the code's calls %v, want %v", slices.Sorted(maps.Keys(needed)), want)
 	}
 	for _, tc := range []struct {
@@ -195,7 +197,7 @@ func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 		}
 		want := map[string]statement{
 			"WritePlansAndCoverage": {Sid: "WritePlansAndCoverage", Effect: "Allow", Actions: []string{"s3:PutObject"},
-				Resources: []string{obj + "/coverage/*", obj + "/runs/*"}},
+				Resources: []string{obj + "/accounts/*", obj + "/coverage/*", obj + "/runs/*"}},
 			"ReadRuns":  {Sid: "ReadRuns", Effect: "Allow", Actions: []string{"s3:GetObject"}, Resources: []string{obj + "/runs/*"}},
 			"WriteLogs": {Sid: "WriteLogs", Effect: "Allow", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{"{{OrgFunctionLogGroup.Arn}}"}},
 		}
@@ -209,6 +211,7 @@ func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 		for _, r := range []request{
 			{"s3:PutObject", key(orgplan.ItemsKey(tc.prefix, "run-1")), nil},
 			{"s3:PutObject", key(coverage.Key(tc.prefix, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), "run-1")), nil},
+			{"s3:PutObject", key(accounts.Key(tc.prefix, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))), nil},
 			{"s3:GetObject", key(orgplan.ItemsKey(tc.prefix, "run-1")), nil},
 			{"s3:GetObject", key(orgplan.RunsPrefix(tc.prefix) + "/map-run/manifest.json"), nil},
 		} {
@@ -251,7 +254,7 @@ func TestOrgFunctionEnvironment(t *testing.T) {
 	// exporter's defaults and do not affect Plan or Coverage.
 	ignored := map[string]bool{"AUDIT_FILTER_TARGET": true, "AUDIT_FILTER_OWNER": true, "AUDIT_FILTER_STATUS": true,
 		"AUDIT_FILTER_ACCESS_TYPE": true, "AUDIT_CONCURRENCY": true, "AUDIT_S3_PATH_STYLE": true,
-		"AUDIT_MEMBER_ROLE": true, "AUDIT_MEMBER_EXTERNAL_ID": true, "AUDIT_DIGESTS": true, "AUDIT_DIGEST_KEY": true}
+		"AUDIT_MEMBER_ROLE": true, "AUDIT_MEMBER_EXTERNAL_ID": true, "AUDIT_NODES": true, "AUDIT_DIGESTS": true, "AUDIT_DIGEST_KEY": true}
 	for k := range read {
 		if _, ok := env[k]; !ok && !ignored[k] {
 			t.Errorf("the org function reads %s, which template.yaml does not set", k)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/session-audit/session-audit/internal/export"
+	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/sessions"
 )
 
@@ -80,12 +81,13 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 			s := resolve(t, tpl, tc.params)
 			want := map[string]statement{
 				"DescribeSessions": {Sid: "DescribeSessions", Effect: "Allow", Actions: []string{"ssm:DescribeSessions"}, Resources: []string{"*"}},
+				"DescribeNodes":    {Sid: "DescribeNodes", Effect: "Allow", Actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, Resources: []string{"*"}},
 				"AuditObjects": {Sid: "AuditObjects", Effect: "Allow",
 					Actions:   []string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
 					Resources: []string{"arn:aws:s3:::" + tc.bucket + "/" + tc.prefix + "/*"}},
 				"ListAuditFolders": {Sid: "ListAuditFolders", Effect: "Allow", Actions: []string{"s3:ListBucket"},
 					Resources: []string{"arn:aws:s3:::" + tc.bucket},
-					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/manifests/*", tc.prefix + "/sessions/*", tc.prefix + "/digests/*"}}}},
+					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/manifests/*", tc.prefix + "/sessions/*", tc.prefix + "/state/*", tc.prefix + "/digests/*"}}}},
 				"SendFailures": {Sid: "SendFailures", Effect: "Allow", Actions: []string{"sqs:SendMessage"}, Resources: []string{"{{FailureQueue.Arn}}"}},
 				"WriteLogs": {Sid: "WriteLogs", Effect: "Allow", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
 					Resources: []string{"{{FunctionLogGroup.Arn}}"}},
@@ -117,8 +119,8 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 				if st.Effect != "Allow" {
 					t.Errorf("statement %s is %s", st.Sid, st.Effect)
 				}
-				// Only DescribeSessions, which has no resource type, may use "*".
-				if slices.Contains(st.Resources, "*") && st.Sid != "DescribeSessions" {
+				// Only the describe calls, which have no resource type, may use "*".
+				if slices.Contains(st.Resources, "*") && st.Sid != "DescribeSessions" && st.Sid != "DescribeNodes" {
 					t.Errorf("statement %s applies to every resource", st.Sid)
 				}
 			}
@@ -148,14 +150,15 @@ var s3Actions = map[string]string{
 }
 
 // TestRoleCoversTheCodesCalls derives the calls from the interfaces the
-// code declares (export.S3API, sessions.API): a call added there without
+// code declares (export.S3API, sessions.API, and the node snapshot's
+// nodes.SSMAPI and nodes.EC2API): a call added there without
 // its permission here, or a permission no call needs, fails.
 func TestRoleCoversTheCodesCalls(t *testing.T) {
 	got := roleStatements(t, resolve(t, loadTemplate(t), defaults))
 	granted := map[string]bool{}
 	for _, st := range got {
 		for _, a := range st.Actions {
-			if strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "ssm:") {
+			if strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "ssm:") || strings.HasPrefix(a, "ec2:") {
 				granted[a] = true
 			}
 		}
@@ -171,12 +174,19 @@ func TestRoleCoversTheCodesCalls(t *testing.T) {
 		}
 		needed[a] = true
 	}
-	ssmapi := reflect.TypeFor[sessions.API]()
-	for i := range ssmapi.NumMethod() {
-		needed["ssm:"+ssmapi.Method(i).Name] = true
+	for _, api := range []struct {
+		service string
+		typ     reflect.Type
+	}{{"ssm", reflect.TypeFor[sessions.API]()}, {"ssm", reflect.TypeFor[nodes.SSMAPI]()}, {"ec2", reflect.TypeFor[nodes.EC2API]()}} {
+		for i := range api.typ.NumMethod() {
+			needed[api.service+":"+api.typ.Method(i).Name] = true
+		}
 	}
+	// The node snapshot writes its files with PutObject (tablefile.PutAPI),
+	// already granted above for the sessions.
+	needed["s3:PutObject"] = true
 	if !maps.Equal(granted, needed) {
-		t.Errorf("the role grants %v; the code's S3 and SSM calls need %v", slices.Sorted(maps.Keys(granted)), slices.Sorted(maps.Keys(needed)))
+		t.Errorf("the role grants %v; the code's S3, SSM and EC2 calls need %v", slices.Sorted(maps.Keys(granted)), slices.Sorted(maps.Keys(needed)))
 	}
 }
 
@@ -244,6 +254,11 @@ func TestPolicyEvaluator(t *testing.T) {
 		{request{"s3:ListBucket", "arn:aws:s3:::audit-bucket", nil}, false},
 		{request{"ssm:DescribeSessions", "*", nil}, true},
 		{request{"ssm:TerminateSession", "*", nil}, false},
+		{request{"ssm:DescribeInstanceInformation", "*", nil}, true},
+		{request{"ec2:DescribeInstances", "*", nil}, true},
+		{request{"ec2:DescribeTags", "*", nil}, false},
+		{request{"ssm:ListTagsForResource", "*", nil}, false},
+		{request{"s3:PutObject", "arn:aws:s3:::audit-bucket/ssm-sessions/nodes/dt=2026-11-24/111122223333_eu-west-1.parquet", nil}, true},
 	} {
 		if sid, got := allows(stmts, tc.r); got != tc.want {
 			t.Errorf("%+v: allowed %v (by %q), want %v", tc.r, got, sid, tc.want)

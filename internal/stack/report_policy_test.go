@@ -34,9 +34,13 @@ func TestReportRoleIsLeastPrivilege(t *testing.T) {
 		params         map[string]string
 		bucket, prefix string
 		kms, sns       bool
+		trail          bool
 	}{
-		{"defaults", defaults, "{{AuditBucket}}", "ssm-sessions", false, false},
-		{"customised", withParam(customised, "ReportTopicArn", topic), "corp-audit-trail", "audit/ssm", true, true},
+		{"defaults", defaults, "{{AuditBucket}}", "ssm-sessions", false, false, false},
+		{"customised", withParam(customised, "ReportTopicArn", topic), "corp-audit-trail", "audit/ssm", true, true, false},
+		// A trail in a log-archive account's bucket: read under its
+		// location only.
+		{"cloudtrail", withParam(defaults, "CloudTrailLocation", "s3://org-log-archive/trails/AWSLogs/o-a1b2c3d4e5/"), "{{AuditBucket}}", "ssm-sessions", false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := "arn:aws:s3:::" + tc.bucket
@@ -46,8 +50,11 @@ func TestReportRoleIsLeastPrivilege(t *testing.T) {
 				"RunQueries": {Sid: "RunQueries", Effect: "Allow",
 					Actions:   []string{"athena:GetQueryExecution", "athena:GetQueryResults", "athena:StartQueryExecution"},
 					Resources: []string{"arn:aws:athena:us-east-1:123456789012:workgroup/{{AthenaWorkGroup}}"}},
-				"ReadCatalog": {Sid: "ReadCatalog", Effect: "Allow", Actions: []string{"glue:GetDatabase", "glue:GetTable"},
-					Resources: []string{glue + "catalog", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage"}},
+				// GetDatabase and GetDatabases on the catalog and the
+				// default database: Athena's "Configure access to databases
+				// and tables in the AWS Glue Data Catalog" requires them.
+				"ReadCatalog": {Sid: "ReadCatalog", Effect: "Allow", Actions: []string{"glue:GetDatabase", "glue:GetDatabases", "glue:GetTable"},
+					Resources: []string{glue + "catalog", glue + "database/default", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage", glue + "table/{{GlueDatabase}}/cloudtrail"}},
 				"ReadArchive": {Sid: "ReadArchive", Effect: "Allow", Actions: []string{"s3:GetObject"},
 					Resources: []string{p + "/sessions/*", p + "/manifests/*", p + "/coverage/*"}},
 				"ListArchive": {Sid: "ListArchive", Effect: "Allow", Actions: []string{"s3:ListBucket"}, Resources: []string{b},
@@ -59,6 +66,12 @@ func TestReportRoleIsLeastPrivilege(t *testing.T) {
 				"ResultsBucketLocation": {Sid: "ResultsBucketLocation", Effect: "Allow", Actions: []string{"s3:GetBucketLocation"}, Resources: []string{b}},
 				"WriteLogs": {Sid: "WriteLogs", Effect: "Allow", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
 					Resources: []string{"{{ReportLogGroup.Arn}}"}},
+			}
+			if tc.trail {
+				want["ReadCloudTrail"] = statement{Sid: "ReadCloudTrail", Effect: "Allow", Actions: []string{"s3:GetObject"},
+					Resources: []string{"arn:aws:s3:::org-log-archive/trails/AWSLogs/o-a1b2c3d4e5/*"}}
+				want["ListCloudTrail"] = statement{Sid: "ListCloudTrail", Effect: "Allow", Actions: []string{"s3:GetBucketLocation", "s3:ListBucket"},
+					Resources: []string{"arn:aws:s3:::org-log-archive"}}
 			}
 			if tc.sns {
 				want["Notify"] = statement{Sid: "Notify", Effect: "Allow", Actions: []string{"sns:Publish"}, Resources: []string{topic}}

@@ -2,37 +2,18 @@ package stack_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/session-audit/session-audit/internal/app"
-	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/coverage"
-	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/handler"
-	"github.com/session-audit/session-audit/internal/localmap"
-	"github.com/session-audit/session-audit/internal/orgconfig"
-	"github.com/session-audit/session-audit/internal/orgfunc"
 	"github.com/session-audit/session-audit/internal/orgplan"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/stsfake"
@@ -162,19 +143,29 @@ func TestStateMachineStructure(t *testing.T) {
 	if !reflect.DeepEqual(covPayload, map[string]any{"phase": "coverage", "runId.$": "$.plan.runId", "runTime.$": "$.plan.runTime", "itemsKey.$": "$.plan.key", "resultWriterDetails.$": "$.map.ResultWriterDetails"}) {
 		t.Errorf("Coverage payload %v", covPayload)
 	}
-	// Every Task retries Lambda's transient errors with jitter.
+	// Every Task retries Lambda's transient errors with jitter: throttling
+	// first, on its own long retrier (Step Functions uses the first
+	// retrier whose ErrorEquals matches), the others on a short one.
 	for name, st := range map[string]map[string]any{"Plan": plan, "ExportTarget": child, "Coverage": cov} {
 		if st["Resource"] != "arn:aws:states:::lambda:invoke" {
 			t.Errorf("%s resource %v", name, st["Resource"])
 		}
 		retry := asList(st["Retry"])
-		if len(retry) != 1 {
-			t.Errorf("%s: %d retriers", name, len(retry))
+		if len(retry) != 2 {
+			t.Errorf("%s: %d retriers, want 2 (throttling, then the other transient errors)", name, len(retry))
 			continue
 		}
-		r := asMap(retry[0])
-		if !slices.Equal(strs(r["ErrorEquals"]), transientLambdaErrors) || r["JitterStrategy"] != "FULL" || r["MaxAttempts"] == nil || r["MaxDelaySeconds"] == nil {
-			t.Errorf("%s retry %v", name, r)
+		throttle, other := asMap(retry[0]), asMap(retry[1])
+		if !slices.Equal(strs(throttle["ErrorEquals"]), transientLambdaErrors[:1]) || throttle["JitterStrategy"] != "FULL" ||
+			throttle["MaxAttempts"] == nil || throttle["MaxDelaySeconds"] == nil {
+			t.Errorf("%s throttling retry %v", name, throttle)
+		}
+		if !slices.Equal(strs(other["ErrorEquals"]), transientLambdaErrors[1:]) || other["JitterStrategy"] != "FULL" ||
+			other["MaxAttempts"] == nil || other["MaxDelaySeconds"] == nil {
+			t.Errorf("%s retry %v", name, other)
+		}
+		if !reflect.DeepEqual(throttle, asMap(asList(child["Retry"])[0])) {
+			t.Errorf("%s throttling retry %v differs from ExportTarget's", name, throttle)
 		}
 	}
 }
@@ -188,7 +179,7 @@ func TestStateMachineRoleIsItsStatesCalls(t *testing.T) {
 		t.Error("OrgStateMachineRole is not Step Functions'")
 	}
 	smName := scalarString(s.props(t, "OrgStateMachine")["StateMachineName"])
-	if smName != "audit-org-audit" || s.props(t, "OrgStateMachine")["StateMachineType"] != "STANDARD" {
+	if smName != "session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f" || s.props(t, "OrgStateMachine")["StateMachineType"] != "STANDARD" {
 		t.Errorf("state machine %s %v", smName, s.props(t, "OrgStateMachine")["StateMachineType"])
 	}
 	got := policyStatements(t, s, "OrgStateMachineRole")
@@ -213,8 +204,8 @@ func TestStateMachineRoleIsItsStatesCalls(t *testing.T) {
 		{"s3:GetObject", "arn:aws:s3:::audit-bucket/" + orgplan.ItemsKey("ssm-sessions", "exec-1"), nil},
 		{"s3:PutObject", "arn:aws:s3:::audit-bucket/" + orgplan.RunsPrefix("ssm-sessions") + "/0a1b/manifest.json", nil},
 		{"s3:PutObject", "arn:aws:s3:::audit-bucket/" + orgplan.RunsPrefix("ssm-sessions") + "/0a1b/SUCCEEDED_0.json", nil},
-		{"states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:audit-org-audit", nil},
-		{"states:StopExecution", "arn:aws:states:us-east-1:123456789012:execution:audit-org-audit/Export:0a1b", nil},
+		{"states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f", nil},
+		{"states:StopExecution", "arn:aws:states:us-east-1:123456789012:execution:session-audit-org-1b2c3d4e-5f60-11ef-8a9b-0a1b2c3d4e5f/Export:0a1b", nil},
 	} {
 		if _, ok := allows(got, r); !ok {
 			t.Errorf("the state machine may not %s %s", r.action, r.resource)
@@ -256,14 +247,12 @@ func forLocalEngine(t *testing.T, def map[string]any, manifest coverage.ResultWr
 
 func TestStateMachineRunsLocally(t *testing.T) {
 	node, dir := nodeTools(t)
-	t.Setenv("AWS_CA_BUNDLE", "")
 	now := time.Date(2026, 11, 25, 0, 20, 0, 0, time.UTC)
 	const (
 		self     = "123456789012"
 		member   = "111111111111"
 		noRole   = "555555555555"
 		disabled = "eu-west-1"
-		role     = "session-audit-reader"
 	)
 	fake := ssmfake.New()
 	seed := int64(7)
@@ -275,142 +264,12 @@ func TestStateMachineRunsLocally(t *testing.T) {
 	}
 	fake.DisableRegion(member, disabled)
 	sts := stsfake.New()
-	sts.AllowRole(member, stsfake.Role{Name: role})
-	emu, err := emulators.Start(emulators.Options{Bucket: bucket, SSM: fake, STS: sts, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	clock := func() time.Time { return now }
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	sts.AllowRole(member, stsfake.Role{Name: localRole})
+	lambda := newLocalLambda(t, now, fake, sts, self+","+member+","+noRole, "us-east-1,eu-west-1")
+	// Lambda throttles one child's first invocation: the Retry absorbs it.
+	lambda.throttle = func(target string, attempt int) bool { return target == self+"/us-east-1" && attempt == 1 }
 
-	// The exporter, as the template configures it in org mode.
-	env := map[string]string{"AUDIT_BUCKET": bucket, "AUDIT_MEMBER_ROLE": role}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporter := app.Wire(cfg, emu.Clients(), quiet, clock)
-	exporterCtx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + self + ":function:session-audit"})
-	// The org function over a fixed list.
-	orgEnv := map[string]string{"AUDIT_BUCKET": bucket, "AUDIT_REGIONS": "us-east-1,eu-west-1", "AUDIT_ACCOUNTS": self + "," + member + "," + noRole}
-	ocfg, err := orgconfig.Load(func(k string) string { return orgEnv[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var emf bytes.Buffer
-	org := orgfunc.Wire(ocfg, emu.Clients().S3, nil, quiet, &emf, "org-fn", clock)
-
-	runs := &localmap.Runner{S3: emu.Clients().S3, Bucket: bucket, Prefix: "ssm-sessions", MapRunID: "local-map-run", Account: self, Region: "us-east-1", Now: clock}
-	manifest := coverage.ResultWriterDetails{Bucket: bucket, Key: orgplan.RunsPrefix("ssm-sessions") + "/local-map-run/manifest.json"}
-	var mu sync.Mutex
-	var children []coverage.Execution
-	calls := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stateName := strings.TrimPrefix(r.URL.Path, "/")
-		var in struct {
-			FunctionName string          `json:"FunctionName"`
-			Payload      json.RawMessage `json:"Payload"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			t.Errorf("%s: %v", stateName, err)
-		}
-		answer := func(result any, err error) {
-			if err != nil {
-				json.NewEncoder(w).Encode(map[string]string{"error": "Error", "cause": err.Error()})
-				return
-			}
-			json.NewEncoder(w).Encode(map[string]any{"result": map[string]any{"StatusCode": 200, "Payload": result}})
-		}
-		mu.Lock()
-		calls[stateName]++
-		n := calls[stateName]
-		mu.Unlock()
-		switch in.FunctionName {
-		case "{{OrgFunction.Arn}}":
-			var head struct {
-				Phase string `json:"phase"`
-			}
-			if err := json.Unmarshal(in.Payload, &head); err != nil {
-				t.Errorf("org function payload: %v", err)
-				answer(nil, err)
-				return
-			}
-			if head.Phase == "coverage" {
-				mu.Lock()
-				done := slices.Clone(children)
-				mu.Unlock()
-				if _, err := runs.Write(r.Context(), done); err != nil {
-					t.Errorf("write results: %v", err)
-				}
-			}
-			out, err := org.Handle(r.Context(), in.Payload)
-			if err != nil || head.Phase != "plan" {
-				answer(out, err)
-				return
-			}
-			// The swap for the local engine: Plan's items in its answer.
-			p := out.(orgplan.Output)
-			obj, err := emu.Clients().S3.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key)})
-			if err != nil {
-				t.Errorf("items file: %v", err)
-				answer(nil, err)
-				return
-			}
-			var items []any
-			err = json.NewDecoder(obj.Body).Decode(&items)
-			obj.Body.Close()
-			if err != nil {
-				t.Errorf("items file: %v", err)
-				answer(nil, err)
-				return
-			}
-			answer(map[string]any{"bucket": p.Bucket, "key": p.Key, "count": p.Count, "runId": p.RunID, "runTime": p.RunTime, "items": items}, nil)
-		case "{{SessionAuditFunction.Arn}}":
-			// Lambda throttles the first invocation: the Retry absorbs it.
-			if n == 1 {
-				json.NewEncoder(w).Encode(map[string]string{"error": "Lambda.TooManyRequestsException", "cause": "Rate Exceeded."})
-				return
-			}
-			out, err := exporter.Invoke(exporterCtx, in.Payload)
-			input, _ := json.Marshal(map[string]json.RawMessage{"event": in.Payload})
-			e := coverage.Execution{Name: fmt.Sprint(n), Input: coverage.Document(input), Status: "SUCCEEDED", Output: coverage.Document(out), StopDate: now.Format(time.RFC3339)}
-			if err != nil {
-				e.Status, e.Error, e.Cause = "FAILED", "Error", err.Error()
-			}
-			mu.Lock()
-			children = append(children, e)
-			mu.Unlock()
-			answer(json.RawMessage(out), err)
-		default:
-			t.Errorf("%s invokes unknown function %q", stateName, in.FunctionName)
-			answer(nil, fmt.Errorf("unknown function"))
-		}
-	}))
-	defer srv.Close()
-
-	run := func(def map[string]any, input string) localRun {
-		t.Helper()
-		req, _ := json.Marshal(map[string]any{"definition": def, "input": json.RawMessage(input), "url": srv.URL, "name": "exec-1"})
-		cmd := exec.Command(node, filepath.Join(dir, "run.mjs"))
-		cmd.Dir = dir
-		cmd.Stdin = bytes.NewReader(req)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("run.mjs: %v\n%s", err, stderr.String())
-		}
-		var res localRun
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("run.mjs answered %s: %v\n%s", out, err, stderr.String())
-		}
-		return res
-	}
-
-	def, _ := orgDefinition(t, orgFixed)
-	def = forLocalEngine(t, def, manifest)
-	res := run(def, `{"time":"2026-11-25T00:15:00Z"}`)
+	res := lambda.run(node, dir, orgFixed, `{"time":"2026-11-25T00:15:00Z"}`)
 	if res.Status != "SUCCEEDED" {
 		t.Fatalf("execution %s: %s: %s", res.Status, res.Error, res.Cause)
 	}
@@ -423,23 +282,11 @@ func TestStateMachineRunsLocally(t *testing.T) {
 		t.Errorf("execution output %+v, want %+v", out, want)
 	}
 	// 6 children, one of them retried once; Plan and Coverage once each.
+	calls := lambda.taskCalls()
 	if calls["ExportTarget"] != 7 || calls["Plan"] != 1 || calls["Coverage"] != 1 {
 		t.Errorf("task calls %v; want Plan 1, ExportTarget 7 (6 targets, one retried), Coverage 1", calls)
 	}
-	obj, err := emu.Clients().S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(out.Key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(obj.Body)
-	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
-		var rec coverage.Record
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s/%s %s slots=%d", rec.AccountID, rec.Region, rec.Status, rec.Slots))
-	}
-	sort.Strings(got)
+	got := lambda.coverage(out.Key)
 	wantRecs := []string{
 		"111111111111/eu-west-1 region-disabled slots=0", "111111111111/us-east-1 exported slots=2",
 		"123456789012/eu-west-1 exported slots=2", "123456789012/us-east-1 exported slots=2",
@@ -451,12 +298,12 @@ func TestStateMachineRunsLocally(t *testing.T) {
 
 	// A malformed input fails the execution in Plan with the reason, and
 	// nothing runs after it.
-	before := maps.Clone(calls)
-	res = run(forLocalEngine(t, func() map[string]any { d, _ := orgDefinition(t, orgFixed); return d }(), manifest), `{"time":"2026-11-25T00:15:00Z","sessionId":"x"}`)
+	before := lambda.taskCalls()
+	res = lambda.run(node, dir, orgFixed, `{"time":"2026-11-25T00:15:00Z","sessionId":"x"}`)
 	if res.Status != "FAILED" || !strings.Contains(res.Cause, "state machine input") {
 		t.Errorf("malformed input: %s %s %s", res.Status, res.Error, res.Cause)
 	}
-	if calls["ExportTarget"] != before["ExportTarget"] || calls["Coverage"] != before["Coverage"] {
+	if calls := lambda.taskCalls(); calls["ExportTarget"] != before["ExportTarget"] || calls["Coverage"] != before["Coverage"] {
 		t.Errorf("a failed Plan went on: calls %v", calls)
 	}
 }

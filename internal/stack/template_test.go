@@ -95,6 +95,8 @@ func TestResourceTypes(t *testing.T) {
 		"FailureQueue":                   "AWS::SQS::Queue",
 		"GlueDatabase":                   "AWS::Glue::Database",
 		"SessionsTable":                  "AWS::Glue::Table",
+		"NodesTable":                     "AWS::Glue::Table",
+		"AccountsTable":                  "AWS::Glue::Table",
 		"AthenaWorkGroup":                "AWS::Athena::WorkGroup",
 		"QuerySessionsPerOwnerPerDay":    "AWS::Athena::NamedQuery",
 		"QueryLongSessions":              "AWS::Athena::NamedQuery",
@@ -104,6 +106,7 @@ func TestResourceTypes(t *testing.T) {
 		"QueryOutsideBusinessHours":      "AWS::Athena::NamedQuery",
 		"QuerySessionById":               "AWS::Athena::NamedQuery",
 		"QueryNoTranscript":              "AWS::Athena::NamedQuery",
+		"QueryDuplicateSessions":         "AWS::Athena::NamedQuery",
 		"QueryActiveAtPeriodEnd":         "AWS::Athena::NamedQuery",
 		"FunctionErrorsAlarm":            "AWS::CloudWatch::Alarm",
 		"ScheduleDeadLetterAlarm":        "AWS::CloudWatch::Alarm",
@@ -290,11 +293,11 @@ func TestFunctionEnvironment(t *testing.T) {
 	want := map[string]string{
 		"AUDIT_BUCKET": "{{AuditBucket}}", "AUDIT_PREFIX": "ssm-sessions", "AUDIT_SLOT": "24h",
 		"AUDIT_LOOKBACK": "48h", "AUDIT_FILTER_TARGET": "", "AUDIT_FILTER_OWNER": "", "AUDIT_FILTER_STATUS": "",
-		"AUDIT_FILTER_ACCESS_TYPE": "", "AUDIT_CONCURRENCY": "8",
+		"AUDIT_FILTER_ACCESS_TYPE": "", "AUDIT_CONCURRENCY": "8", "AUDIT_NODES": "true",
 		// Org mode only (empty outside it).
 		"AUDIT_MEMBER_ROLE": "", "AUDIT_MEMBER_EXTERNAL_ID": "", "AUDIT_DIGESTS": "on", "AUDIT_DIGEST_KEY": "",
 		// Declared for sam local's --env-vars; empty (unset) in AWS.
-		"AUDIT_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL_SSM": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL_STS": "",
+		"AUDIT_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL_SSM": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL_EC2": "",
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "", "AWS_RESPONSE_CHECKSUM_VALIDATION": "",
 	}
 	if !maps.Equal(env, want) {
@@ -676,8 +679,9 @@ func TestNamedQueriesAreSavedInTheWorkGroup(t *testing.T) {
 			t.Errorf("%s does not select from sessions with a dt filter (partition pruning):\n%s", id, sql)
 		}
 	}
-	if len(qs) != 9 {
-		t.Errorf("%d named queries, want 9", len(qs))
+	// The generated ones (internal/findings.NamedQueries) and session-by-id.
+	if len(qs) != 10 {
+		t.Errorf("%d named queries, want 10", len(qs))
 	}
 }
 
@@ -687,7 +691,8 @@ func TestOutputs(t *testing.T) {
 		"FunctionArn": "{{SessionAuditFunction.Arn}}", "FunctionName": "{{SessionAuditFunction}}",
 		"BucketName": "{{AuditBucket}}", "GlueDatabase": "{{GlueDatabase}}", "GlueTable": "{{SessionsTable}}",
 		"AthenaWorkGroup": "{{AthenaWorkGroup}}", "ScheduleDeadLetterQueueUrl": "{{ScheduleDeadLetterQueue}}",
-		"FailureQueueUrl": "{{FailureQueue}}",
+		"FailureQueueUrl": "{{FailureQueue}}", "ExporterRoleArn": "{{SessionAuditRole.Arn}}",
+		"ReportFunctionName": "{{SessionAuditReportFunction}}",
 	}
 	got := map[string]string{}
 	for k, v := range s.outputs {

@@ -106,35 +106,47 @@ type ListAPI interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
-// maxManifestSize bounds what is read as a manifest.
-const maxManifestSize = 1 << 20
-
 // GetManifest reads the manifest at key; it returns nil, nil when none exists.
 func GetManifest(ctx context.Context, api GetAPI, bucket, key string) (*Manifest, error) {
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-	if err != nil {
-		var missing *types.NoSuchKey
-		if errors.As(err, &missing) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("get manifest s3://%s/%s: %w", bucket, key, err)
+	var m Manifest
+	etag, found, err := getJSON(ctx, api, bucket, key, "manifest", &m)
+	if err != nil || !found {
+		return nil, err
 	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(out.Body, maxManifestSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read manifest s3://%s/%s: %w", bucket, key, err)
-	}
-	if len(body) > maxManifestSize {
-		return nil, fmt.Errorf("manifest s3://%s/%s is larger than %d bytes", bucket, key, maxManifestSize)
-	}
-	m := Manifest{ETag: aws.ToString(out.ETag)}
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest s3://%s/%s: %w", bucket, key, err)
-	}
+	m.ETag = etag
 	if m.Version != ManifestVersion {
 		return nil, fmt.Errorf("manifest s3://%s/%s has version %d; this build reads version %d", bucket, key, m.Version, ManifestVersion)
 	}
 	return &m, nil
+}
+
+// maxJSONSize bounds what is read as a manifest or a state object.
+const maxJSONSize = 1 << 20
+
+// getJSON reads the JSON object at key into v and returns its ETag; found
+// is false, without error, when no object exists. what names the object in
+// errors.
+func getJSON(ctx context.Context, api GetAPI, bucket, key, what string, v any) (etag string, found bool, err error) {
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		var missing *types.NoSuchKey
+		if errors.As(err, &missing) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("get %s s3://%s/%s: %w", what, bucket, key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, maxJSONSize+1))
+	if err != nil {
+		return "", false, fmt.Errorf("read %s s3://%s/%s: %w", what, bucket, key, err)
+	}
+	if len(body) > maxJSONSize {
+		return "", false, fmt.Errorf("%s s3://%s/%s is larger than %d bytes", what, bucket, key, maxJSONSize)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return "", false, fmt.Errorf("decode %s s3://%s/%s: %w", what, bucket, key, err)
+	}
+	return aws.ToString(out.ETag), true, nil
 }
 
 // ErrConflict reports that a conditional write lost to another writer: the
@@ -147,9 +159,16 @@ var ErrConflict = errors.New("another writer changed it first")
 // overwrite each other's manifest. A lost race is an error wrapping
 // ErrConflict. On success it returns the new manifest's ETag.
 func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifest, prev string) (string, error) {
-	body, err := json.MarshalIndent(m, "", "  ")
+	return putJSON(ctx, api, bucket, key, "manifest", m, prev)
+}
+
+// putJSON writes v as indented JSON at key if the object there is still
+// the one whose ETag is prev ("" meaning none exists yet), and returns the
+// new object's ETag. A lost race is an error wrapping ErrConflict.
+func putJSON(ctx context.Context, api PutAPI, bucket, key, what string, v any, prev string) (string, error) {
+	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return "", fmt.Errorf("encode manifest %s: %w", key, err)
+		return "", fmt.Errorf("encode %s %s: %w", what, key, err)
 	}
 	body = append(body, '\n')
 	in := &s3.PutObjectInput{
@@ -165,10 +184,13 @@ func PutManifest(ctx context.Context, api PutAPI, bucket, key string, m *Manifes
 	}
 	out, err := api.PutObject(ctx, in)
 	if err != nil {
-		if isConflict(err) {
-			return "", fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, ErrConflict)
+		// A write conditional on an ETag whose object is gone (deleted
+		// since it was read) lost too: S3 may answer it 404 NoSuchKey
+		// rather than 412.
+		if isConflict(err) || (prev != "" && isMissing(err)) {
+			return "", fmt.Errorf("put %s s3://%s/%s: %w", what, bucket, key, ErrConflict)
 		}
-		return "", fmt.Errorf("put manifest s3://%s/%s: %w", bucket, key, err)
+		return "", fmt.Errorf("put %s s3://%s/%s: %w", what, bucket, key, err)
 	}
 	return aws.ToString(out.ETag), nil
 }
@@ -188,6 +210,14 @@ func isConflict(err error) bool {
 	return errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed)
 }
 
+// isMissing recognises S3's answer for a key that does not exist.
+func isMissing(err error) bool {
+	var missing *types.NoSuchKey
+	var notFound *types.NotFound
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &missing) || errors.As(err, &notFound) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound)
+}
+
 // HeadAPI is what checking an object's current version needs of S3.
 type HeadAPI interface {
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
@@ -200,9 +230,7 @@ type HeadAPI interface {
 func CurrentExport(ctx context.Context, api HeadAPI, bucket, key string) (string, error) {
 	out, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
-		var missing *types.NotFound
-		var re *smithyhttp.ResponseError
-		if errors.As(err, &missing) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound) {
+		if isMissing(err) {
 			return "", nil
 		}
 		return "", fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)

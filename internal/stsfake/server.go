@@ -9,7 +9,11 @@
 // for; any other credentials belong to LocalAccount. AssumeRole succeeds
 // only for roles configured with AllowRole, with their external id, and
 // answers AccessDenied otherwise, as STS does when the role is missing or
-// does not trust the caller. Throttling can be injected.
+// does not trust the caller. Throttling can be injected, and the two ways
+// a region refuses: STS deactivated in a region for an account
+// (DeactivateRegion: AssumeRole answers RegionDisabledException) and an
+// opt-in region the account has not enabled (DisableRegion: every request
+// signed with the account's credentials answers InvalidClientTokenId).
 package stsfake
 
 import (
@@ -73,6 +77,9 @@ type Server struct {
 	keys     map[string]issued
 	calls    []Call
 	throttle int // AssumeRole calls still to throttle
+	// inactive: (account, region) where STS is deactivated for the
+	// account; disabled: opt-in regions the account has not enabled.
+	inactive, disabled map[[2]string]bool
 }
 
 // Option configures a Server built by New.
@@ -114,6 +121,31 @@ func (s *Server) Throttle(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = n
+}
+
+// DeactivateRegion deactivates STS in region for account, as its
+// administrator can in IAM's account settings: AssumeRole of a role of
+// account at region's endpoint answers RegionDisabledException (HTTP 403).
+func (s *Server) DeactivateRegion(account, region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inactive == nil {
+		s.inactive = map[[2]string]bool{}
+	}
+	s.inactive[[2]string{account, region}] = true
+}
+
+// DisableRegion makes region an opt-in region that account has not
+// enabled: every request signed there with account's credentials answers
+// InvalidClientTokenId (HTTP 403), the query protocol's form of the
+// UnrecognizedClientException that SSM's JSON protocol answers.
+func (s *Server) DisableRegion(account, region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.disabled == nil {
+		s.disabled = map[[2]string]bool{}
+	}
+	s.disabled[[2]string{account, region}] = true
 }
 
 // Calls returns the calls received, oldest first.
@@ -165,8 +197,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !signed:
 			aerr = &apiError{http.StatusForbidden, "Sender", "MissingAuthenticationToken", "Request is missing Authentication Token"}
+		case s.regionDisabled(id):
+			aerr = &apiError{http.StatusForbidden, "Sender", "InvalidClientTokenId", "The security token included in the request is invalid."}
 		case call.Action == "AssumeRole":
-			body, aerr = s.assumeRole(form, &call)
+			body, aerr = s.assumeRole(form, id.Region, &call)
 		case call.Action == "GetCallerIdentity":
 			body = s.callerIdentity(id)
 		default:
@@ -215,7 +249,17 @@ func readForm(r *http.Request) (url.Values, *apiError) {
 	return form, nil
 }
 
-func (s *Server) assumeRole(form url.Values, call *Call) (any, *apiError) {
+// regionDisabled reports whether id signed in a region its account has not
+// enabled.
+func (s *Server) regionDisabled(id Identity) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disabled[[2]string{id.Account, id.Region}]
+}
+
+// assumeRole answers AssumeRole at the endpoint of region (the request's
+// signing region).
+func (s *Server) assumeRole(form url.Values, region string, call *Call) (any, *apiError) {
 	call.RoleARN, call.Session, call.External = form.Get("RoleArn"), form.Get("RoleSessionName"), form.Get("ExternalId")
 	m := roleARNRE.FindStringSubmatch(call.RoleARN)
 	if m != nil {
@@ -227,9 +271,14 @@ func (s *Server) assumeRole(form url.Values, call *Call) (any, *apiError) {
 		s.throttle--
 	}
 	role, hasRole := s.roles[call.Account]
+	inactive := s.inactive[[2]string{call.Account, region}]
 	s.mu.Unlock()
 	if throttled {
 		return nil, &apiError{http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded"}
+	}
+	if inactive {
+		return nil, &apiError{http.StatusForbidden, "Sender", "RegionDisabledException",
+			fmt.Sprintf("STS is not activated in this region for account:%s. Your account administrator can activate STS in this region using the IAM Console.", call.Account)}
 	}
 	switch {
 	case m == nil:

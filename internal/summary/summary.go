@@ -22,6 +22,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/archive"
 	"github.com/session-audit/session-audit/internal/findings"
+	"github.com/session-audit/session-audit/internal/owner"
 	"github.com/session-audit/session-audit/internal/store"
 )
 
@@ -36,10 +37,14 @@ type Summary struct {
 	// Slots is the number of manifests; Pending the sessions they count as
 	// still active when their slot was exported (not in the archive yet).
 	Slots, Pending int
-	Sessions       int
-	ByStatus       []Count
-	PerDay         []Count
-	Owners         []Count
+	// Sessions counts each session (account, region, id) once; Duplicates
+	// is the rows beyond one per session (a stray copy of a file, or a day
+	// exported on two slot lengths by an earlier version).
+	Sessions   int
+	Duplicates int
+	ByStatus   []Count
+	PerDay     []Count
+	Owners     []Count
 	// Longest are the longest sessions: longest first, then the most recent,
 	// then by session id.
 	Longest []archive.Row
@@ -60,6 +65,8 @@ func Read(dir string, top int) (Summary, error) {
 	s := Summary{Dir: dir}
 	privileged := findings.Defaults()
 	perDay, owners, status := map[string]int{}, map[string]int{}, map[string]int{}
+	// Each session once, from its latest export, as the report counts it.
+	latest := map[string]archive.Row{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".parquet") {
 			return err
@@ -70,23 +77,33 @@ func Read(dir string, top int) (Summary, error) {
 			return err
 		}
 		for _, r := range rows {
-			s.Sessions++
-			perDay[r.StartDate.UTC().Format(time.DateOnly)]++
-			owners[r.Owner]++
-			status[r.Status]++
-			if privileged.Privileged(r.Owner) {
-				s.Root = append(s.Root, r)
+			k := r.AccountID + "/" + r.Region + "/" + r.SessionID
+			if old, ok := latest[k]; ok {
+				s.Duplicates++
+				if !r.ExportedAt.After(old.ExportedAt) {
+					continue
+				}
 			}
-			s.Longest = append(s.Longest, r)
-		}
-		slices.SortFunc(s.Longest, longestFirst)
-		if len(s.Longest) > top {
-			s.Longest = s.Longest[:top]
+			latest[k] = r
 		}
 		return nil
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("read parquet under %s: %w", dir, err)
+	}
+	for _, r := range latest {
+		s.Sessions++
+		perDay[r.StartDate.UTC().Format(time.DateOnly)]++
+		owners[r.Owner]++
+		status[r.Status]++
+		if privileged.Privileged(r.Owner) {
+			s.Root = append(s.Root, r)
+		}
+		s.Longest = append(s.Longest, r)
+	}
+	slices.SortFunc(s.Longest, longestFirst)
+	if len(s.Longest) > top {
+		s.Longest = s.Longest[:top]
 	}
 	if err := s.readManifests(filepath.Join(filepath.Dir(dir), "manifests")); err != nil {
 		return Summary{}, err
@@ -214,6 +231,9 @@ func (s Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "Period: %s to %s (%d slots with manifests)\n", s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Slots)
 	}
 	fmt.Fprintf(w, "%d sessions in %d Parquet files under %s\n", s.Sessions, s.Files, s.Dir)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "%d rows hold a session a second time (a copied file, or a day exported on two slot lengths): each session is counted once\n", s.Duplicates)
+	}
 	fmt.Fprintf(w, "Sessions the emulator was seeded with but are not here: those still active at the export\n"+
 		"(%d, counted in the manifests as pending; the next scheduled run exports them) and those\n"+
 		"that started outside the exported slots.\n", s.Pending)
@@ -227,11 +247,11 @@ func (s Summary) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nBusiest owners: most sessions first, ties by name\n")
 	for _, c := range s.Owners {
-		fmt.Fprintf(w, "  %6d  %s\n", c.N, c.Key)
+		fmt.Fprintf(w, "  %6d  %s\n", c.N, owner.Label(c.Key))
 	}
 	fmt.Fprintf(w, "\nLongest sessions: ties by the most recent start, then by id\n")
 	for _, r := range s.Longest {
-		fmt.Fprintf(w, "  %9s  %s  %s on %s by %s\n", (time.Duration(dur(r)) * time.Second).String(), r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner)
+		fmt.Fprintf(w, "  %9s  %s  %s on %s by %s\n", (time.Duration(dur(r)) * time.Second).String(), r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, owner.Label(r.Owner))
 	}
 	fmt.Fprintf(w, "\nSessions by root or break-glass roles: %d", len(s.Root))
 	if len(s.Root) > samples {
@@ -242,7 +262,7 @@ func (s Summary) Print(w io.Writer) {
 		if i == samples {
 			break
 		}
-		fmt.Fprintf(w, "  %s  %s on %s by %s (%s)\n", r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, r.Owner, r.Status)
+		fmt.Fprintf(w, "  %s  %s on %s by %s (%s)\n", r.StartDate.Format(time.RFC3339), r.SessionID, r.Target, owner.Label(r.Owner), r.Status)
 	}
 }
 

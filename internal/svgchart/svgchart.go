@@ -109,6 +109,18 @@ func Heatmap(title string, rows, cols []string, counts [][]int64) template.HTML 
 
 // Bars draws one horizontal bar per label.
 func Bars(title string, labels []string, values []int64) template.HTML {
+	return LabeledBars(title, labels, labels, values)
+}
+
+// labelRunes is how many characters of a bar's label are drawn.
+const labelRunes = 44
+
+// LabeledBars draws one horizontal bar per key, shown as its label: the
+// marks carry the key in data-key (what the table beside the chart
+// names), the text the label. A label longer than the space is cut on the
+// right with an ellipsis, never on the left, and the whole label and key
+// are in its <title>.
+func LabeledBars(title string, keys, labels []string, values []int64) template.HTML {
 	const row, left, w = 20, 320, 760
 	h := row*len(labels) + 8
 	var peak int64
@@ -123,15 +135,26 @@ func Bars(title string, labels []string, values []int64) template.HTML {
 		if peak > 0 {
 			bw = float64(w-left-70) * float64(values[i]) / float64(peak)
 		}
-		shown := l
-		if r := []rune(l); len(r) > 44 {
-			shown = "…" + string(r[len(r)-43:])
+		full := l
+		if keys[i] != l {
+			full = l + "\n" + keys[i]
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end">%s</text>`, left-6, y+13, esc(shown))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end"><title>%s</title>%s</text>`, left-6, y+13, esc(full), esc(Shorten(l, labelRunes)))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" data-key="%s" data-value="%d"><title>%s: %d</title></rect>`,
-			left, y+2, bw, row-6, Palette[0], esc(l), values[i], esc(l), values[i])
+			left, y+2, bw, row-6, Palette[0], esc(keys[i]), values[i], esc(l), values[i])
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11">%d</text>`, float64(left)+bw+4, y+13, values[i])
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// Shorten keeps the first n-1 characters of s and an ellipsis when s is
+// longer than n characters: cut on the right, so the start (a person's
+// name) stays readable.
+func Shorten(s string, n int) string {
+	r := []rune(s)
+	if n < 1 || len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

@@ -26,3 +26,21 @@ func TestMarksCarryTheirNumbers(t *testing.T) {
 		t.Errorf("an empty chart has marks: %s", e)
 	}
 }
+
+// TestLabelsCutOnTheRight: a long label keeps its start (the person) and
+// ends in an ellipsis; the whole label and the key are in its title.
+func TestLabelsCutOnTheRight(t *testing.T) {
+	key := "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdministratorAccess_abcdef0123456789/erin.long-name@example.com"
+	label := "erin.long-name@example.com (AdministratorAccess-With-A-Long-Name)"
+	svg := string(svgchart.LabeledBars("owners", []string{key}, []string{label}, []int64{7}))
+	want := svgchart.Shorten(label, 44)
+	if !strings.HasPrefix(want, "erin.long-name@example.com") || !strings.HasSuffix(want, "…") || len([]rune(want)) != 44 {
+		t.Fatalf("Shorten: %q", want)
+	}
+	if !strings.Contains(svg, "<title>"+label+"\n"+key+"</title>"+want+"</text>") || !strings.Contains(svg, `data-key="`+key+`" data-value="7"`) {
+		t.Errorf("bars:\n%s", svg)
+	}
+	if strings.Contains(svg, ">…") {
+		t.Errorf("a label cut on the left:\n%s", svg)
+	}
+}

@@ -109,11 +109,7 @@ func (g Grid) Range(start, end, now time.Time) ([]Slot, error) {
 		return nil, fmt.Errorf("start %s is before the %s History horizon (%s): SSM no longer holds those sessions",
 			start.Format(time.RFC3339), "30-day", now.Add(-HistoryHorizon).UTC().Format(time.RFC3339))
 	}
-	var slots []Slot
-	for s := start; s.Before(end); s = s.Add(g.length) {
-		slots = append(slots, g.Slot(s))
-	}
-	return slots, nil
+	return g.Slots(start, end), nil
 }
 
 // InHorizon reports whether the whole slot still lies inside SSM's History
@@ -168,4 +164,80 @@ func reverse(s []Slot) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
 		s[i], s[j] = s[j], s[i]
 	}
+}
+
+// Day is the UTC date that holds t, as its midnight.
+func Day(t time.Time) time.Time {
+	return t.UTC().Truncate(24 * time.Hour)
+}
+
+// Moved records a day that a run exports on a recorded slot length other
+// than its grid's: the day's first export fixed that length.
+type Moved struct {
+	Day      time.Time
+	Recorded time.Duration
+	// Later is the day's slots of the recorded length that the owed slots
+	// overlap but that end after now: a later run exports them.
+	Later []Slot
+	// Expired is the day's slots of the recorded length that the owed
+	// slots overlap but that start before the History horizon: not
+	// exported, as a re-export could no longer find all their sessions.
+	Expired []Slot
+}
+
+// OnRecordedDays maps the slots a run owes onto the slot length each day
+// has recorded: a day whose first export fixed another length is exported
+// on that length, never on two. For a slot of such a day it returns
+// instead every slot of the recorded length that overlaps it, ends by now
+// and starts inside the History horizon, once, in the order of the owed
+// slots; a slot of a day without a recorded length (lengthOf answers 0), or
+// on its day's length, stays as it is. It also returns the days it moved,
+// in order.
+func OnRecordedDays(owed []Slot, lengthOf func(day time.Time) time.Duration, now time.Time) ([]Slot, []Moved) {
+	var out []Slot
+	var moved []Moved
+	seen := map[time.Time]bool{}
+	movedAt := map[time.Time]int{}
+	for _, s := range owed {
+		day := Day(s.Start)
+		l := lengthOf(day)
+		if l == 0 || l == s.End.Sub(s.Start) {
+			if !seen[s.Start] {
+				seen[s.Start] = true
+				out = append(out, s)
+			}
+			continue
+		}
+		i, ok := movedAt[day]
+		if !ok {
+			i = len(moved)
+			movedAt[day] = i
+			moved = append(moved, Moved{Day: day, Recorded: l})
+		}
+		for start := day; start.Before(day.Add(24 * time.Hour)); start = start.Add(l) {
+			r := Slot{Start: start, End: start.Add(l)}
+			if !r.Start.Before(s.End) || !s.Start.Before(r.End) || seen[r.Start] {
+				continue
+			}
+			seen[r.Start] = true
+			switch {
+			case r.End.After(now):
+				moved[i].Later = append(moved[i].Later, r)
+			case !InHorizon(r, now):
+				moved[i].Expired = append(moved[i].Expired, r)
+			default:
+				out = append(out, r)
+			}
+		}
+	}
+	return out, moved
+}
+
+// Slots returns the slots of g that tile [from, to), both on the grid.
+func (g Grid) Slots(from, to time.Time) []Slot {
+	var out []Slot
+	for s := from.UTC(); s.Before(to); s = s.Add(g.length) {
+		out = append(out, g.Slot(s))
+	}
+	return out
 }

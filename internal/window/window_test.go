@@ -186,3 +186,65 @@ func FuzzSlots(f *testing.F) {
 		}
 	})
 }
+
+func TestOnRecordedDays(t *testing.T) {
+	d := func(s string) time.Time { return ts(s + "T00:00:00Z") }
+	recorded := map[time.Time]time.Duration{
+		d("2026-11-22"): 24 * time.Hour,
+		d("2026-11-23"): 12 * time.Hour,
+		d("2026-11-25"): 24 * time.Hour,
+	}
+	lengthOf := func(day time.Time) time.Duration { return recorded[day] }
+	fmtSlots := func(ss []window.Slot) string {
+		var parts []string
+		for _, s := range ss {
+			parts = append(parts, s.Start.Format("02T15")+"+"+s.End.Sub(s.Start).String())
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tt := range []struct {
+		name      string
+		grid      time.Duration
+		owed      []window.Slot
+		now       time.Time
+		want      string
+		wantMoved int
+		wantLater string
+	}{
+		{"a 12h slot of a 24h day is the whole day, once", 12 * time.Hour,
+			grid(t, 12*time.Hour).Slots(d("2026-11-22"), d("2026-11-23")), ts("2026-11-26T06:00:00Z"),
+			"22T00+24h0m0s", 1, ""},
+		{"a 24h slot of a 12h day is its two 12h slots", 24 * time.Hour,
+			[]window.Slot{{Start: d("2026-11-23"), End: d("2026-11-24")}}, ts("2026-11-26T06:00:00Z"),
+			"23T00+12h0m0s 23T12+12h0m0s", 1, ""},
+		{"6h over a 24h, a 12h and a new day", 6 * time.Hour,
+			grid(t, 6*time.Hour).Slots(d("2026-11-22"), d("2026-11-25")), ts("2026-11-26T06:00:00Z"),
+			"22T00+24h0m0s 23T00+12h0m0s 23T12+12h0m0s 24T00+6h0m0s 24T06+6h0m0s 24T12+6h0m0s 24T18+6h0m0s", 2, ""},
+		{"a recorded slot that has not ended waits", 6 * time.Hour,
+			grid(t, 6*time.Hour).Slots(d("2026-11-25"), ts("2026-11-25T12:00:00Z")), ts("2026-11-25T12:05:00Z"),
+			"", 1, "25T00+24h0m0s"},
+		{"a recorded slot that starts before the horizon is not exported", 6 * time.Hour,
+			grid(t, 6*time.Hour).Slots(ts("2026-11-22T18:00:00Z"), d("2026-11-23")), ts("2026-12-22T06:00:00Z"),
+			"", 1, ""},
+		{"a day on its own length is as owed", 24 * time.Hour,
+			[]window.Slot{{Start: d("2026-11-22"), End: d("2026-11-23")}}, ts("2026-11-26T06:00:00Z"),
+			"22T00+24h0m0s", 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, moved := window.OnRecordedDays(tt.owed, lengthOf, tt.now)
+			if fmtSlots(got) != tt.want || len(moved) != tt.wantMoved {
+				t.Fatalf("got %q, %d days moved; want %q, %d", fmtSlots(got), len(moved), tt.want, tt.wantMoved)
+			}
+			var later []window.Slot
+			for _, m := range moved {
+				if recorded[m.Day] != m.Recorded {
+					t.Errorf("moved %s says %s; recorded %s", m.Day, m.Recorded, recorded[m.Day])
+				}
+				later = append(later, m.Later...)
+			}
+			if fmtSlots(later) != tt.wantLater {
+				t.Errorf("later %q; want %q", fmtSlots(later), tt.wantLater)
+			}
+		})
+	}
+}
