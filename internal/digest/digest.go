@@ -180,8 +180,19 @@ var ErrConflict = errors.New("another writer changed it first")
 // leaves a head naming a missing digest, which verify reports
 // (digest-missing) rather than a silent fork.
 func (w *Writer) Record(ctx context.Context, account, region string, keys []string) (string, error) {
+	return w.RecordRun(ctx, account, region, "", keys)
+}
+
+// RecordRun is Record with the digest named by runID: an organization
+// run's Coverage records every target's manifests on the org function's
+// own account and region, named by the execution's run id. An empty runID
+// is named by NewRunID.
+func (w *Writer) RecordRun(ctx context.Context, account, region, runID string, keys []string) (string, error) {
 	if len(keys) == 0 {
 		return "", nil
+	}
+	if runID != "" && (strings.ContainsAny(runID, "/\\") || runID == "." || runID == "..") {
+		return "", fmt.Errorf("digest: run id %q cannot name a file", runID)
 	}
 	manifests := make([]Manifest, 0, len(keys))
 	for _, k := range keys {
@@ -192,7 +203,9 @@ func (w *Writer) Record(ctx context.Context, account, region string, keys []stri
 		manifests = append(manifests, m)
 	}
 	at := w.now()
-	runID := NewRunID(at, account, region)
+	if runID == "" {
+		runID = NewRunID(at, account, region)
+	}
 	key := Key(w.Prefix, at, runID)
 	headKey := HeadKey(w.Prefix, account, region)
 	for range maxHeadRounds {

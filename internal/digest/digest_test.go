@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,5 +100,62 @@ func TestNoManifestNoDigest(t *testing.T) {
 	out, err := api.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("digest-test")})
 	if err != nil || len(out.Contents) != 0 {
 		t.Errorf("objects after a run without manifests: %v, %v", out.Contents, err)
+	}
+}
+
+// TestRecordRunNamesDigestByRunID: an organization run's digest is named by
+// the run id it is given, lists the manifests of every target, and chains
+// to the previous run's digest of the same (org function's) chain.
+func TestRecordRunNamesDigestByRunID(t *testing.T) {
+	emu, err := emulators.Start(emulators.Options{Bucket: "digest-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	api := emu.Clients().S3
+	ctx := context.Background()
+	var keys []string
+	for _, acct := range []string{"111111111111", "222222222222"} {
+		k := "p/manifests/dt=2026-11-25/" + acct + "_eu-west-1_20261125T000000Z_20261126T000000Z.json"
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("digest-test"), Key: aws.String(k), Body: bytes.NewReader([]byte(`{"version":1}`))}); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	w := &digest.Writer{S3: api, Bucket: "digest-test", Prefix: "p", Now: func() time.Time { return time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC) }}
+	first, err := w.RecordRun(ctx, "999999999999", "us-east-1", "org-run-1", keys)
+	if err != nil || first != "p/digests/dt=2026-11-26/org-run-1.json" {
+		t.Fatalf("RecordRun = %q, %v", first, err)
+	}
+	second, err := w.RecordRun(ctx, "999999999999", "us-east-1", "org-run-2", keys[:1])
+	if err != nil || second != "p/digests/dt=2026-11-26/org-run-2.json" {
+		t.Fatalf("RecordRun = %q, %v", second, err)
+	}
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("digest-test"), Key: &first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d1 digest.Digest
+	if err := json.NewDecoder(out.Body).Decode(&d1); err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	if d1.RunID != "org-run-1" || d1.Account != "999999999999" || d1.Region != "us-east-1" || len(d1.Manifests) != 2 || d1.Manifests[1].Key != keys[1] || d1.Previous != nil {
+		t.Errorf("first org digest %+v", d1)
+	}
+	out, err = api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("digest-test"), Key: &second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d2 digest.Digest
+	if err := json.NewDecoder(out.Body).Decode(&d2); err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	if d2.Previous == nil || d2.Previous.Key != first {
+		t.Errorf("second org digest extends %+v, want %s", d2.Previous, first)
+	}
+	if _, err := w.RecordRun(ctx, "999999999999", "us-east-1", "../x", keys); err == nil || !strings.Contains(err.Error(), "run id") {
+		t.Errorf("RecordRun(run id ../x) = %v, want an error naming the run id", err)
 	}
 }
