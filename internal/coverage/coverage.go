@@ -54,6 +54,8 @@ type Record struct {
 	Nodes string `json:"nodes"`
 	// NodesError says why the snapshot is missing.
 	NodesError string `json:"nodes_error"`
+	// manifests are the manifest keys of the target's slots in this run.
+	manifests []string
 }
 
 // Input is what the state machine passes to Coverage.
@@ -79,6 +81,14 @@ type Output struct {
 	// left it out), so that name no target; each target they belonged to
 	// is failed for a missing result.
 	Unattributed int `json:"unattributed"`
+	// Digest is the key of the run's digest; "" when no manifest was
+	// written or no digest writer is configured.
+	Digest string `json:"digest,omitempty"`
+}
+
+// DigestRecorder writes one run's digest (digest.Writer).
+type DigestRecorder interface {
+	RecordRun(ctx context.Context, account, region, runID string, keys []string) (string, error)
 }
 
 // API is what Coverage needs of S3: read the results, write the records.
@@ -95,6 +105,12 @@ type Reporter struct {
 	Metrics  io.Writer // EMF lines; nil writes none
 	Function string    // the FunctionName metric dimension
 	Now      func() time.Time
+	// Digests, when set, records the manifests of every target in one
+	// digest per run, named by the run id, on the chain of Account and
+	// Region (the org function's own).
+	Digests DigestRecorder
+	Account string
+	Region  string
 }
 
 // Key is the coverage file of a run.
@@ -104,13 +120,15 @@ func Key(prefix string, runTime time.Time, runID string) string {
 
 // exporterResponse is the part of the exporter's response Coverage reads.
 type exporterResponse struct {
-	Account string            `json:"account"`
-	Region  string            `json:"region"`
-	Status  string            `json:"status"`
-	Error   string            `json:"error"` // the AWS message of a refusal
-	Slots   []json.RawMessage `json:"slots"`
-	Rows    int64             `json:"rows"`
-	Nodes   *struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Status  string `json:"status"`
+	Error   string `json:"error"` // the AWS message of a refusal
+	Slots   []struct {
+		Manifest string `json:"manifest"`
+	} `json:"slots"`
+	Rows  int64 `json:"rows"`
+	Nodes *struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`
 	} `json:"nodes"`
@@ -230,6 +248,19 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 	}); err != nil {
 		return Output{}, fmt.Errorf("coverage: write s3://%s/%s: %w", r.Bucket, out.Key, err)
 	}
+	if r.Digests != nil {
+		// Every manifest a target's exports left stands, a failed
+		// target's too, so the digest lists them all.
+		var keys []string
+		for _, k := range order {
+			keys = append(keys, recs[k].manifests...)
+		}
+		key, err := r.Digests.RecordRun(ctx, r.Account, r.Region, in.RunID, keys)
+		if err != nil {
+			return Output{}, fmt.Errorf("coverage: %w", err)
+		}
+		out.Digest = key
+	}
 	if r.Metrics != nil {
 		if err := metrics.WriteCoverage(r.Metrics, metrics.Coverage{Function: r.Function, Exported: out.Exported, Denied: out.Denied, RegionDisabled: out.RegionDisabled, Failed: out.Failed}, r.Now()); err != nil {
 			return Output{}, err
@@ -286,6 +317,11 @@ func apply(recs map[string]*Record, seen map[string]int, e Execution, kind strin
 		return nil
 	}
 	rec.Slots += len(resp.Slots)
+	for _, s := range resp.Slots {
+		if s.Manifest != "" {
+			rec.manifests = append(rec.manifests, s.Manifest)
+		}
+	}
 	rec.Rows += resp.Rows
 	if n := resp.Nodes; n != nil && (rec.Nodes == "" || n.Status == nodesMissing) {
 		rec.Nodes, rec.NodesError = n.Status, n.Error
