@@ -54,8 +54,6 @@ type Record struct {
 	Nodes string `json:"nodes"`
 	// NodesError says why the snapshot is missing.
 	NodesError string `json:"nodes_error"`
-	// manifests are the manifest keys of the target's slots in this run.
-	manifests []string
 }
 
 // Input is what the state machine passes to Coverage.
@@ -176,7 +174,8 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 			order = append(order, k)
 		}
 	}
-	seen := map[string]int{} // results per target
+	seen := map[string]int{}           // results per target
+	manifests := map[string][]string{} // manifest keys per target
 	unattributed := 0
 	add := func(files []ResultFile, kind string) error {
 		for _, f := range files {
@@ -189,7 +188,7 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 					unattributed++
 					continue
 				}
-				if err := apply(recs, seen, e, kind); err != nil {
+				if err := apply(recs, seen, manifests, e, kind); err != nil {
 					return fmt.Errorf("coverage: %s: %w", f.Key, err)
 				}
 			}
@@ -253,7 +252,7 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 		// target's too, so the digest lists them all.
 		var keys []string
 		for _, k := range order {
-			keys = append(keys, recs[k].manifests...)
+			keys = append(keys, manifests[k]...)
 		}
 		key, err := r.Digests.RecordRun(ctx, r.Account, r.Region, in.RunID, keys)
 		if err != nil {
@@ -279,7 +278,7 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 // apply folds one child execution into its target's record. A target of
 // several items (a backfill in chunks) sums slots and rows; its status is
 // the worst of its items: failed, then denied, then region-disabled.
-func apply(recs map[string]*Record, seen map[string]int, e Execution, kind string) error {
+func apply(recs map[string]*Record, seen map[string]int, manifests map[string][]string, e Execution, kind string) error {
 	var ci childInput
 	if err := json.Unmarshal([]byte(e.Input), &ci); err != nil {
 		return fmt.Errorf("execution %s: input is not {\"event\": ...}: %w", e.Name, err)
@@ -319,7 +318,7 @@ func apply(recs map[string]*Record, seen map[string]int, e Execution, kind strin
 	rec.Slots += len(resp.Slots)
 	for _, s := range resp.Slots {
 		if s.Manifest != "" {
-			rec.manifests = append(rec.manifests, s.Manifest)
+			manifests[k] = append(manifests[k], s.Manifest)
 		}
 	}
 	rec.Rows += resp.Rows

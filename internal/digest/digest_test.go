@@ -18,17 +18,23 @@ import (
 	"github.com/session-audit/session-audit/internal/emulators"
 )
 
+// s3Client is a client of an in-process S3 holding the bucket digest-test.
+func s3Client(t *testing.T) *s3.Client {
+	t.Helper()
+	emu, err := emulators.Start(emulators.Options{Bucket: "digest-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return emu.Clients().S3
+}
+
 // TestConcurrentRunsDoNotFork: runs of one account and region recording
 // at the same moment serialise on the head's conditional write: every
 // digest extends a different one, and following the chain from the head
 // reaches all of them.
 func TestConcurrentRunsDoNotFork(t *testing.T) {
-	emu, err := emulators.Start(emulators.Options{Bucket: "digest-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	api := emu.Clients().S3
+	api := s3Client(t)
 	ctx := context.Background()
 	manifest := "p/manifests/dt=2026-11-25/123456789012_eu-west-1_20261125T000000Z_20261126T000000Z.json"
 	if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("digest-test"), Key: aws.String(manifest), Body: bytes.NewReader([]byte(`{"version":1}`))}); err != nil {
@@ -87,12 +93,7 @@ func TestConcurrentRunsDoNotFork(t *testing.T) {
 
 // TestNoManifestNoDigest: a run that wrote no manifest writes no digest.
 func TestNoManifestNoDigest(t *testing.T) {
-	emu, err := emulators.Start(emulators.Options{Bucket: "digest-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	api := emu.Clients().S3
+	api := s3Client(t)
 	w := &digest.Writer{S3: api, Bucket: "digest-test", Prefix: "p"}
 	if key, err := w.Record(context.Background(), "123456789012", "eu-west-1", nil); key != "" || err != nil {
 		t.Fatalf("Record(no manifests) = %q, %v", key, err)
@@ -107,12 +108,7 @@ func TestNoManifestNoDigest(t *testing.T) {
 // the run id it is given, lists the manifests of every target, and chains
 // to the previous run's digest of the same (org function's) chain.
 func TestRecordRunNamesDigestByRunID(t *testing.T) {
-	emu, err := emulators.Start(emulators.Options{Bucket: "digest-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	api := emu.Clients().S3
+	api := s3Client(t)
 	ctx := context.Background()
 	var keys []string
 	for _, acct := range []string{"111111111111", "222222222222"} {
