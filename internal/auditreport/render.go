@@ -38,10 +38,18 @@ type cell struct {
 
 type findingView struct {
 	FindingResult
+	Guide   findings.Guide
 	Order   string
 	Columns []string
-	Rows    [][]rowCell
+	Rows    []rowView
 	More    int
+}
+
+// rowView is a finding's row on the page: its cells, and the ticket of
+// the exception that covers it (empty when none).
+type rowView struct {
+	Cells     []rowCell
+	Exception string
 }
 
 // rowCell is a finding's cell: Text shown, Title (the whole value, such as
@@ -69,6 +77,7 @@ func showCell(column, value string) rowCell {
 
 type page struct {
 	S        *Summary
+	Bucket   string
 	Period   string
 	Days     string
 	Charts   []chart
@@ -102,7 +111,8 @@ func length(d time.Duration) string {
 }
 
 func render(s *Summary, p findings.Params) ([]byte, error) {
-	pg := page{S: s, Params: p,
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(s.Location, "s3://"), "/")
+	pg := page{S: s, Params: p, Bucket: bucket,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
 		Days:   length(s.To.Sub(s.From)),
 	}
@@ -202,18 +212,27 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	for _, f := range s.Findings {
 		res := s.results[f.ID]
 		def, _ := findings.ByID(f.ID)
-		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
+		fv := findingView{FindingResult: f, Guide: def.Guide(p), Order: def.Order, Columns: res.Columns}
 		rows := res.Rows
 		if len(rows) > sampleRows {
 			rows = rows[:sampleRows] // the CSV has them all
 		}
 		fv.More = res.Count - len(rows)
+		ex := slices.Index(res.Columns, ExceptionColumn)
 		for _, row := range rows {
-			cells := make([]rowCell, len(row))
+			var rv rowView
 			for j, x := range row {
-				cells[j] = showCell(res.Columns[j], str(x))
+				if j == ex {
+					rv.Exception = str(x)
+					continue
+				}
+				rv.Cells = append(rv.Cells, showCell(res.Columns[j], str(x)))
 			}
-			fv.Rows = append(fv.Rows, cells)
+			fv.Rows = append(fv.Rows, rv)
+		}
+		if ex >= 0 {
+			fv.Columns = slices.Delete(slices.Clone(fv.Columns), ex, ex+1)
+			fv.Columns = append(fv.Columns, "expected?")
 		}
 		pg.Findings = append(pg.Findings, fv)
 	}
@@ -228,6 +247,16 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"date":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"bytes": humanBytes,
 	"sub":   func(a, b int) int { return a - b },
+	"signed": func(n int) string {
+		if n > 0 {
+			return "+" + strconv.Itoa(n)
+		}
+		if n < 0 {
+			return "−" + strconv.Itoa(-n)
+		}
+		return "±0"
+	},
+	"day": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
 }).Parse(pageHTML))
 
 func humanBytes(n int64) string {
@@ -268,6 +297,24 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
 <tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
 </table>
+
+<section id="summary">
+<h2>Needs attention</h2>
+<table class="summary">
+<tr><th>finding</th><th class="n">rows</th><th class="n" title="the previous period: {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC">change</th><th class="n">covered by an exception</th><th class="n">to review</th><th>rows</th></tr>
+{{range .Findings}}<tr data-summary="{{.ID}}"><td><a href="{{.Section}}">{{.Title}}</a></td><td class="n" data-count="{{.Count}}">{{.Count}}</td><td class="n" data-change="{{.Change}}" title="{{.Previous}} in the previous period">{{signed .Change}} <span class="prev">(from {{.Previous}})</span></td><td class="n" data-excepted="{{.Excepted}}">{{.Excepted}}</td><td class="n review" data-review="{{.ToReview}}">{{if .ToReview}}<strong>{{.ToReview}}</strong>{{else}}0{{end}}</td><td><a href="{{.CSV}}">{{.CSV}}</a></td></tr>
+{{end}}</table>
+<p class="note">Change: against the previous period of the same length, {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC. Covered: rows an entry of the exceptions file marks as expected ({{if .S.Exceptions.Found}}<span class="mono">{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version {{.}}{{end}}{{else}}no exceptions file{{end}}).</p>
+</section>
+
+<section id="exceptions" data-found="{{.S.Exceptions.Found}}">
+<h2>Exceptions</h2>
+{{if .S.Exceptions.Found}}<p>From <span class="mono">s3://{{.Bucket}}/{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version <span class="mono">{{.}}</span>{{end}}{{with .S.Exceptions.ETag}}, ETag <span class="mono">{{.}}</span>{{end}}. Invalid and expired entries are listed here and never applied; an entry that expires inside the period covers the sessions that started before its end.</p>
+{{if .S.Exceptions.Entries}}<table class="rows"><tr><th>line</th><th>finding</th><th>owner</th><th>target</th><th>document</th><th>days, hours ({{.Params.TimeZone}})</th><th>ticket</th><th>approved by</th><th>expires (last day, UTC)</th><th>state</th><th class="n">rows covered</th></tr>
+{{range .S.Exceptions.Entries}}<tr data-line="{{.Line}}" data-state="{{.State}}" data-rows="{{.Rows}}"><td class="n">{{.Line}}</td><td>{{.Finding}}</td><td class="mono">{{.Owner}}</td><td class="mono">{{.Target}}</td><td class="mono">{{.Document}}</td><td>{{.Days}} {{.Hours}}</td><td>{{.Label}}</td><td>{{.ApprovedBy}}</td><td>{{.Expires}}</td><td>{{if eq .State "invalid"}}<strong>invalid, not applied:</strong> {{range $i, $p := .Problems}}{{if $i}}; {{end}}{{$p}}{{end}}{{else if eq .State "expired"}}<strong>expired, not applied</strong>{{else if eq .State "expires"}}<strong>expires inside the period</strong>{{else}}applied{{end}}</td><td class="n">{{.Rows}}</td></tr>
+{{end}}</table>{{else}}<p class="none">the file has no entries</p>{{end}}
+{{else}}<p class="none">No exceptions file (<span class="mono">s3://{{.Bucket}}/{{.S.Exceptions.Key}}</span>): every row is to review.</p>{{end}}
+</section>
 
 <section id="cloudtrail-context" data-trail="{{if .S.Trail.On}}on{{else}}off{{end}}">
 <h2>CloudTrail context</h2>
@@ -316,9 +363,11 @@ Sessions: {{range $i, $d := .Sample}}{{if lt $i 20}}{{if $i}}; {{end}}<span clas
 
 {{range .Findings}}<section id="finding-{{.ID}}" data-finding="{{.ID}}" data-count="{{.Count}}">
 <h2>{{.Title}}</h2>
-<p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}; every row in <span class="mono">{{.CSV}}</span>{{if .Rows}}; {{.Order}}{{end}}.</p>
+<p class="defines">{{.Guide.Defines}}</p>
+<p class="review">{{.Guide.Review}}</p>
+<p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}{{if .Excepted}}, {{.Excepted}} covered by an exception, {{.ToReview}} to review{{end}}; every row in <a class="mono" href="{{.CSV}}">{{.CSV}}</a>{{if .Rows}}; {{.Order}}{{end}}.</p>
 {{if .Rows}}<div class="wide"><table class="rows"><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Exception}} class="expected" data-exception="{{.Exception}}"{{end}}>{{range .Cells}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}<td>{{if .Exception}}expected: {{.Exception}}{{else}}<span class="none">review</span>{{end}}</td></tr>
 {{end}}</table></div>{{if .More}}<p>… and {{.More}} more in {{.CSV}}.</p>{{end}}
 {{else}}<p class="none">none</p>{{end}}
 </section>
