@@ -218,7 +218,6 @@ func TestMalformedExceptionsWriteNothing(t *testing.T) {
 	}
 }
 
-
 // pageRow is the <tr> of the page that carries attr.
 func pageRow(t *testing.T, page []byte, attr string) string {
 	t.Helper()

@@ -212,12 +212,12 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			AllowedDocuments: c.Params.AllowedDocuments, LongSession: findings.Words(c.Params.LongSession),
 			PrivilegedOwners: c.Params.PrivilegedOwners,
 		},
-		Complete: completeness(ms, req.From, req.To, c.Slot),
-		Trail:    TrailContext{Location: c.Trail.URI, AllowedSourceCIDRs: cidrs(c.Params)},
-		Previous: Period{From: prev.From, To: prev.To},
+		Complete:   completeness(ms, req.From, req.To, c.Slot),
+		Trail:      TrailContext{Location: c.Trail.URI, AllowedSourceCIDRs: cidrs(c.Params)},
+		Previous:   Period{From: prev.From, To: prev.To},
 		Exceptions: exInfo,
-		Queries:  results,
-		results:  map[string]Result{},
+		Queries:    results,
+		results:    map[string]Result{},
 	}
 	for _, res := range results {
 		s.results[res.Name] = res

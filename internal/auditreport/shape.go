@@ -29,7 +29,7 @@ type findingShape struct {
 	// targets not covered).
 	periodStart time.Time
 
-	ts                                          []bool
+	ts                                         []bool
 	owner, target, doc, start, account, region int
 
 	// matched counts rows covered by an exception; byEntry by the entry's
