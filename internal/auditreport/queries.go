@@ -80,7 +80,8 @@ ORDER BY sessions DESC, document`, with, findings.DefaultShell, from)},
 	}
 	if coverageTable != "" {
 		first, last := w.Dates()
-		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported
+		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported,
+       max_by(status, finished_at) AS last_status, max(finished_at) AS last_run
 FROM %s
 WHERE dt BETWEEN '%s' AND '%s'
 GROUP BY account_id, region

@@ -36,6 +36,14 @@ type cell struct {
 	Value            *int64
 }
 
+// targetView is a line of the per account and region table.
+type targetView struct {
+	TargetRow
+	Account string
+	// ByFinding says the rows per finding: "after-hours 12, long 1".
+	ByFinding string
+}
+
 type findingView struct {
 	FindingResult
 	Guide   findings.Guide
@@ -58,25 +66,79 @@ type rowCell struct {
 	Text, Title string
 }
 
-// columnLabels say how a finding's column is shown: principal ARNs as
-// people, the ARN in the title. This is where names from other tables
-// drop in (a target's machine name from the nodes snapshot, an account's
-// name from the accounts table): a label function per column, the value
-// kept in the title.
-var columnLabels = map[string]func(string) string{"owner": owner.Label, "caller_arn": owner.Label}
+// names are what the context tables know of the ids a report shows:
+// account names (accounts) and machine names (nodes). Either may be empty:
+// an id without a name is shown as it is.
+type names struct {
+	accounts map[string]string
+	nodes    map[string]machine
+}
+
+// account says an account as "name (id)", or the id.
+func (n names) account(id string) string {
+	if name := n.accounts[id]; name != "" {
+		return name + " (" + id + ")"
+	}
+	return id
+}
+
+// target says a session's target as what it is: an instance by its Name
+// tag or host name with the id beside it; a managed (hybrid) instance or
+// an ECS task named as such.
+func (n names) target(id string) string {
+	m, known := n.nodes[id]
+	name := cmp.Or(m.Name, m.ComputerName)
+	switch {
+	case strings.HasPrefix(id, "mi-"):
+		if name != "" {
+			return name + " (managed instance " + id + ")"
+		}
+		return "managed instance " + id
+	case strings.HasPrefix(id, "ecs:"):
+		// ecs:<cluster>_<task id>_<container runtime id>
+		parts := strings.SplitN(strings.TrimPrefix(id, "ecs:"), "_", 3)
+		if len(parts) >= 2 {
+			return "ECS task " + parts[1] + " in cluster " + parts[0]
+		}
+		return "ECS task " + strings.TrimPrefix(id, "ecs:")
+	case known && name != "":
+		return name + " (" + id + ")"
+	}
+	return id
+}
+
+// label is how a column's value is shown: principal ARNs as people,
+// targets and accounts by name, the default shell named; the value itself
+// stays in the title.
+func (n names) label(column, value string) string {
+	switch column {
+	case "owner", "caller_arn":
+		return owner.Label(value)
+	case "target":
+		return n.target(value)
+	case "account_id", "account":
+		return n.account(value)
+	}
+	return value
+}
 
 // showCell is a finding cell as shown.
-func showCell(column, value string) rowCell {
-	if label, ok := columnLabels[column]; ok && value != "" {
-		if l := label(value); l != value {
-			return rowCell{Text: l, Title: value}
-		}
+func (n names) showCell(column, value string) rowCell {
+	switch {
+	case value == "" && (column == "document_name" || column == "document"):
+		return rowCell{Text: findings.DefaultShell + " (default shell)", Title: "no document: the default shell"}
+	case value == "":
+		return rowCell{}
+	}
+	if l := n.label(column, value); l != value {
+		return rowCell{Text: l, Title: value}
 	}
 	return rowCell{Text: value}
 }
 
 type page struct {
 	S        *Summary
+	Targets  []targetView
 	Bucket   string
 	Period   string
 	Days     string
@@ -110,7 +172,7 @@ func length(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-func render(s *Summary, p findings.Params) ([]byte, error) {
+func render(s *Summary, p findings.Params, nm names) ([]byte, error) {
 	bucket, _, _ := strings.Cut(strings.TrimPrefix(s.Location, "s3://"), "/")
 	pg := page{S: s, Params: p, Bucket: bucket,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
@@ -192,7 +254,7 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	}
 	pg.Charts = append(pg.Charts,
 		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners, owner.Label),
-		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, same),
+		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, nm.target),
 		bars("durations", "Session durations", "duration", s.Durations, same),
 		bars("documents", "Documents used", "document", s.Documents, same),
 	)
@@ -226,7 +288,7 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 					rv.Exception = str(x)
 					continue
 				}
-				rv.Cells = append(rv.Cells, showCell(res.Columns[j], str(x)))
+				rv.Cells = append(rv.Cells, nm.showCell(res.Columns[j], str(x)))
 			}
 			fv.Rows = append(fv.Rows, rv)
 		}
@@ -235,6 +297,17 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 			fv.Columns = append(fv.Columns, "expected?")
 		}
 		pg.Findings = append(pg.Findings, fv)
+	}
+	for _, t := range s.Targets {
+		tv := targetView{TargetRow: t, Account: nm.account(t.AccountID)}
+		var parts []string
+		for _, f := range s.Findings {
+			if n := t.Findings[f.ID]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", f.ID, n))
+			}
+		}
+		tv.ByFinding = strings.Join(parts, ", ")
+		pg.Targets = append(pg.Targets, tv)
 	}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, pg); err != nil {
@@ -305,6 +378,13 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 {{range .Findings}}<tr data-summary="{{.ID}}"><td><a href="{{.Section}}">{{.Title}}</a></td><td class="n" data-count="{{.Count}}">{{.Count}}</td><td class="n" data-change="{{.Change}}" title="{{.Previous}} in the previous period">{{signed .Change}} <span class="prev">(from {{.Previous}})</span></td><td class="n" data-excepted="{{.Excepted}}">{{.Excepted}}</td><td class="n review" data-review="{{.ToReview}}">{{if .ToReview}}<strong>{{.ToReview}}</strong>{{else}}0{{end}}</td><td><a href="{{.CSV}}">{{.CSV}}</a></td></tr>
 {{end}}</table>
 <p class="note">Change: against the previous period of the same length, {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC. Covered: rows an entry of the exceptions file marks as expected ({{if .S.Exceptions.Found}}<span class="mono">{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version {{.}}{{end}}{{else}}no exceptions file{{end}}).</p>
+</section>
+
+<section id="targets">
+<h2>Per account and region</h2>
+{{if .Targets}}<table class="targets"><tr><th>account</th><th>region</th><th class="n">sessions</th><th class="n">finding rows</th><th class="n">to review</th><th>rows by finding</th><th>coverage (runs exported)</th><th>last run (UTC)</th></tr>
+{{range .Targets}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td>{{.Account}}</td><td>{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
+{{end}}</table>{{else}}<p class="none">none</p>{{end}}
 </section>
 
 <section id="exceptions" data-found="{{.S.Exceptions.Found}}">

@@ -116,6 +116,9 @@ type Summary struct {
 	// Previous is the period the changes are counted against: the same
 	// length, just before.
 	Previous Period `json:"previousPeriod"`
+	// Targets is every account and region of the period: its sessions,
+	// findings and coverage.
+	Targets []TargetRow `json:"targets"`
 	// Exceptions is the exceptions file applied, and its entries.
 	Exceptions ExceptionsInfo `json:"exceptions"`
 	// Trail is the CloudTrail context: off (Location empty) or its counts.
@@ -184,6 +187,7 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			named{name: previousName(f.ID), sql: countSQL(prevSQL), keep: -1})
 	}
 	qs = append(qs, aggregates(c.Params, w, c.CoverageTable)...)
+	qs = append(qs, perTargetQuery(w))
 	if c.Trail.On() {
 		qs = append(qs, trailAggregates(w)...)
 	}
@@ -199,6 +203,8 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		return nil, err
 	}
 	defer closeAll(results)
+	accountNames, machines, nameResults := r.runNames(ctx, run, w)
+	results = append(results, nameResults...)
 	ms, err := readManifests(ctx, r.S3, c.Bucket, c.Prefix, req.From, req.To)
 	if err != nil {
 		return nil, err
@@ -255,11 +261,18 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		}
 		s.Findings = append(s.Findings, fr)
 	}
+	excepted := map[string]map[string]int{}
+	for id, sh := range shapes {
+		excepted[id] = sh.excepted
+	}
+	if err := s.fillTargets(accountNames, excepted); err != nil {
+		return nil, err
+	}
 	if res, ok := s.results[qDuplicates]; ok {
 		s.Complete.Duplicates.CSV = qDuplicates + ".csv"
 		objects[folder+s.Complete.Duplicates.CSV] = res.csv
 	}
-	page, err := render(s, c.Params)
+	page, err := render(s, c.Params, names{accounts: accountNames, nodes: machines})
 	if err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)
 	}

@@ -38,10 +38,11 @@ type findingShape struct {
 	matched   int
 	byEntry   map[int]int
 	perTarget map[string]int
+	excepted  map[string]int
 }
 
 func newShape(finding string, f *exceptions.File, loc *time.Location, periodStart time.Time) *findingShape {
-	return &findingShape{finding: finding, file: f, loc: loc, periodStart: periodStart, byEntry: map[int]int{}, perTarget: map[string]int{}}
+	return &findingShape{finding: finding, file: f, loc: loc, periodStart: periodStart, byEntry: map[int]int{}, perTarget: map[string]int{}, excepted: map[string]int{}}
 }
 
 func index(cols []string, names ...string) int {
@@ -92,14 +93,18 @@ func (s *findingShape) row(rec []string) []string {
 			r.Start = t
 		}
 	}
-	label := ""
+	label, key := "", ""
+	if s.account >= 0 {
+		key = field(rec, s.account) + "/" + field(rec, s.region)
+		s.perTarget[key]++
+	}
 	if e := s.file.Match(r, s.loc); e != nil {
 		label = e.Label()
 		s.matched++
 		s.byEntry[e.Line]++
-	}
-	if s.account >= 0 {
-		s.perTarget[field(rec, s.account)+"/"+field(rec, s.region)]++
+		if key != "" {
+			s.excepted[key]++
+		}
 	}
 	return append(rec, label)
 }
@@ -112,7 +117,7 @@ func isoZ(v string) string {
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999 UTC", "2006-01-02 15:04:05.999999999Z07:00", time.RFC3339Nano} {
 		if t, err := time.Parse(layout, v); err == nil {
-			return t.UTC().Format("2006-01-02T15:04:05.000Z")
+			return t.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return v

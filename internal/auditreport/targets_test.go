@@ -1,0 +1,134 @@
+package auditreport_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/session-audit/session-audit/internal/accounts"
+	"github.com/session-audit/session-audit/internal/archive"
+	"github.com/session-audit/session-audit/internal/auditreport"
+	"github.com/session-audit/session-audit/internal/emulators"
+	"github.com/session-audit/session-audit/internal/nodes"
+	"github.com/session-audit/session-audit/internal/tablefile"
+)
+
+// TestPerAccountAndRegion: a second account's sessions beside the
+// exported one's, coverage records and the names of accounts and
+// machines; the per account and region table is checked against counts in
+// Go, and the page names accounts and machines by name with the id beside.
+func TestPerAccountAndRegion(t *testing.T) {
+	e := newEnv(t, 1500, handmade(), nil)
+	ctx := context.Background()
+	api := e.emu.Clients().S3
+	const other, otherRegion = "210987654321", "eu-west-1"
+	// The other account: a copy of the first 300 sessions of the week,
+	// written as that account's export would be, one file per day.
+	rows := inWeek(e.history)
+	byDay := map[string][]archive.Row{}
+	var copies []archive.Row
+	for _, r := range rows[:300] {
+		r.SessionID, r.AccountID, r.Region = "other-"+r.SessionID, other, otherRegion
+		copies = append(copies, r)
+		day := r.StartDate.UTC().Format(time.DateOnly)
+		byDay[day] = append(byDay[day], r)
+	}
+	for day, rs := range byDay {
+		key := fmt.Sprintf("%s/sessions/dt=%s/%s_%s_%sT000000Z_%sT000000Z.parquet", prefix, day, other, otherRegion, strings.ReplaceAll(day, "-", ""), strings.ReplaceAll(day, "-", ""))
+		if _, err := tablefile.Put(ctx, api, bucket, key, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.putCoverage(t, "2026-11-24",
+		`{"run_id":"r1","run_time":"2026-11-24T00:15:00Z","account_id":"`+other+`","region":"`+otherRegion+`","status":"exported","slots":1,"rows":10,"error":"","finished_at":"2026-11-24T00:16:00Z"}`,
+		`{"run_id":"r1","run_time":"2026-11-24T00:15:00Z","account_id":"222222222222","region":"eu-west-1","status":"denied","slots":0,"rows":0,"error":"AccessDenied","finished_at":"2026-11-24T00:16:01Z"}`)
+	e.putCoverage(t, "2026-11-25",
+		`{"run_id":"r2","run_time":"2026-11-25T00:15:00Z","account_id":"`+other+`","region":"`+otherRegion+`","status":"failed","slots":0,"rows":0,"error":"throttled","finished_at":"2026-11-25T00:16:00Z"}`)
+	// Names: the exported account and one machine.
+	if _, err := accounts.Write(ctx, api, bucket, prefix, week.From.Add(time.Hour), []accounts.Row{
+		{AccountID: account, Name: accounts.Text("Payments prod"), CapturedAt: week.From.Add(time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nodeRows := []nodes.Row{{NodeID: "i-0handmade0000001", Name: aws.String("hand-box"), ResourceType: "EC2Instance", Tags: map[string]string{"Name": "hand-box"},
+		AccountID: account, Region: emulators.Region, CapturedAt: week.From.Add(time.Hour)}}
+	if _, err := tablefile.Put(ctx, api, bucket, nodes.Key(prefix, account, emulators.Region, week.From), nodeRows); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := e.reporter.Handle(ctx, json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
+	objs := e.objects(t, folder)
+	var s auditreport.Summary
+	if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
+		t.Fatal(err)
+	}
+	// In Go: sessions and finding rows per account/region.
+	type want struct {
+		sessions int64
+		findings map[string]int
+		rows     int
+	}
+	wants := map[string]*want{}
+	for _, r := range append(rows, copies...) {
+		k := r.AccountID + "/" + r.Region
+		if wants[k] == nil {
+			wants[k] = &want{findings: map[string]int{}}
+		}
+		w := wants[k]
+		w.sessions++
+		for id, pred := range predicates {
+			if pred(r) {
+				w.findings[id]++
+				w.rows++
+			}
+		}
+	}
+	wants["222222222222/eu-west-1"] = &want{findings: map[string]int{"not-covered": 1}, rows: 1}
+	wants[other+"/"+otherRegion].findings["not-covered"]++
+	wants[other+"/"+otherRegion].rows++
+	if len(s.Targets) != len(wants) {
+		t.Fatalf("targets %+v; want %d", s.Targets, len(wants))
+	}
+	for _, got := range s.Targets {
+		w := wants[got.Key()]
+		if w == nil {
+			t.Errorf("unexpected target %s", got.Key())
+			continue
+		}
+		if got.Sessions != w.sessions || got.Rows != w.rows || got.ToReview != w.rows || fmt.Sprint(got.Findings) != fmt.Sprint(w.findings) {
+			t.Errorf("%s: sessions %d rows %d to review %d %v; want %d %d %v", got.Key(), got.Sessions, got.Rows, got.ToReview, got.Findings, w.sessions, w.rows, w.findings)
+		}
+		page := string(objs[folder+"report.html"])
+		if !strings.Contains(page, fmt.Sprintf(`data-target="%s" data-sessions="%d" data-rows="%d"`, got.Key(), w.sessions, w.rows)) {
+			t.Errorf("the page has no line for %s", got.Key())
+		}
+		switch got.Key() {
+		case account + "/" + emulators.Region:
+			if got.AccountName != "Payments prod" || got.Runs != 0 {
+				t.Errorf("%s: %+v", got.Key(), got)
+			}
+		case other + "/" + otherRegion:
+			if got.AccountName != "" || got.Runs != 2 || got.Exported != 1 || got.LastStatus != "failed" || got.LastRun != "2026-11-25T00:16:00Z" {
+				t.Errorf("%s: %+v", got.Key(), got)
+			}
+		case "222222222222/eu-west-1":
+			if got.LastStatus != "denied" || got.Sessions != 0 {
+				t.Errorf("%s: %+v", got.Key(), got)
+			}
+		}
+	}
+	page := string(objs[folder+"report.html"])
+	for _, want := range []string{"Payments prod (" + account + ")", "hand-box (i-0handmade0000001)", `title="i-0handmade0000001"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not say %q", want)
+		}
+	}
+}
