@@ -3,6 +3,7 @@ package auditreport_test
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -229,4 +230,65 @@ func pageRow(t *testing.T, page []byte, attr string) string {
 	start := strings.LastIndex(s[:i], "<tr")
 	end := strings.Index(s[i:], "</tr>")
 	return s[start : i+end]
+}
+
+// checkAuditorCSVs: every finding's CSV has account_id and region, an
+// exception column, no column twice, start_reason rather than reason, and
+// its timestamps in ISO 8601 with Z.
+func checkAuditorCSVs(t *testing.T, objs map[string][]byte, folder string, s *auditreport.Summary) {
+	t.Helper()
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$`)
+	for _, f := range s.Findings {
+		head, recs := readCSV(t, objs[folder+f.CSV])
+		seen := map[string]bool{}
+		for _, h := range head {
+			if seen[h] {
+				t.Errorf("%s: column %s twice in %v", f.CSV, h, head)
+			}
+			seen[h] = true
+		}
+		// clients is a count per client over the whole trail, no rows of sessions.
+		if f.ID != "clients" && (!seen["account_id"] || !seen["region"]) {
+			t.Errorf("%s: no account_id and region in %v", f.CSV, head)
+		}
+		if !seen["exception"] || seen["reason"] {
+			t.Errorf("%s: header %v", f.CSV, head)
+		}
+		if (f.ID == "privileged" || f.ID == "failed") && !seen["start_reason"] {
+			t.Errorf("%s: no start_reason in %v", f.CSV, head)
+		}
+		for _, col := range []string{"start_date", "end_date", "event_time", "first_attempt", "last_attempt"} {
+			i := slices.Index(head, col)
+			if i < 0 {
+				continue
+			}
+			for _, r := range recs {
+				if r[i] != "" && !stamp.MatchString(r[i]) {
+					t.Errorf("%s: %s %q is not ISO 8601 with Z", f.CSV, col, r[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+// checkReadable: timestamps and local times name their zone, active rows
+// do not read as ended, a blank document reads as the default shell.
+func checkReadable(t *testing.T, page string) {
+	t.Helper()
+	active := page[strings.Index(page, `id="finding-active-at-end"`):]
+	active = active[:strings.Index(active, "</section>")]
+	if !strings.Contains(active, "active at the period&#39;s end</td>") || strings.Contains(active, ">Terminated<") {
+		t.Errorf("active-at-end rows:\n%s", active)
+	}
+	for _, want := range []string{"<th>start_date (UTC)</th>", "<th>local_hour (Europe/Berlin)</th>", "<th>local_weekday (Europe/Berlin)</th>",
+		"SSM-SessionManagerRunShell (default shell)", `class="scale"`, "<th>expected?</th>", "Failed sessions are left out"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not say %s", want)
+		}
+	}
+	// The summary comes before everything else the page reports.
+	if i, j := strings.Index(page, `id="summary"`), strings.Index(page, `id="completeness"`); i < 0 || i > j {
+		t.Error("the summary is not at the top")
+	}
 }

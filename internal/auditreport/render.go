@@ -137,14 +137,15 @@ func (n names) showCell(column, value string) rowCell {
 }
 
 type page struct {
-	S        *Summary
-	Targets  []targetView
-	Bucket   string
-	Period   string
-	Days     string
-	Charts   []chart
-	Findings []findingView
-	Params   findings.Params
+	S          *Summary
+	MaxTargets int
+	Targets    []targetView
+	Bucket     string
+	Period     string
+	Days       string
+	Charts     []chart
+	Findings   []findingView
+	Params     findings.Params
 }
 
 func v(n int64) *int64 { return &n }
@@ -174,7 +175,7 @@ func length(d time.Duration) string {
 
 func render(s *Summary, p findings.Params, nm names) ([]byte, error) {
 	bucket, _, _ := strings.Cut(strings.TrimPrefix(s.Location, "s3://"), "/")
-	pg := page{S: s, Params: p, Bucket: bucket,
+	pg := page{S: s, Params: p, Bucket: bucket, MaxTargets: sampleRows,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
 		Days:   length(s.To.Sub(s.From)),
 	}
@@ -230,7 +231,7 @@ func render(s *Summary, p findings.Params, nm names) ([]byte, error) {
 		}
 		heat.Rows = append(heat.Rows, row)
 	}
-	heat.SVG = svgchart.Heatmap(heat.Title, weekdays, hours, grid)
+	heat.SVG = svgchart.Heatmap(heat.Title, "sessions", weekdays, hours, grid)
 	pg.Charts = append(pg.Charts, heat)
 
 	same := func(k string) string { return k }
@@ -288,12 +289,35 @@ func render(s *Summary, p findings.Params, nm names) ([]byte, error) {
 					rv.Exception = str(x)
 					continue
 				}
-				rv.Cells = append(rv.Cells, nm.showCell(res.Columns[j], str(x)))
+				c := nm.showCell(res.Columns[j], str(x))
+				switch res.Columns[j] {
+				case "status":
+					if f.ID == "active-at-end" {
+						// Its recorded status is the one it ended with, later.
+						c = rowCell{Text: "active at the period's end", Title: "status recorded later: " + str(x)}
+					}
+				case "local_weekday":
+					if d, err := strconv.Atoi(str(x)); err == nil && d >= 1 && d <= 7 {
+						c = rowCell{Text: weekdays[d-1], Title: "ISO day " + str(x)}
+					}
+				}
+				rv.Cells = append(rv.Cells, c)
 			}
 			fv.Rows = append(fv.Rows, rv)
 		}
+		fv.Columns = nil
+		for j, col := range res.Columns {
+			switch {
+			case j == ex:
+				continue
+			case strings.HasPrefix(col, "local_"):
+				col += " (" + p.TimeZone + ")"
+			case j < len(res.Types) && strings.HasPrefix(strings.ToLower(res.Types[j]), "timestamp"):
+				col += " (UTC)"
+			}
+			fv.Columns = append(fv.Columns, col)
+		}
 		if ex >= 0 {
-			fv.Columns = slices.Delete(slices.Clone(fv.Columns), ex, ex+1)
 			fv.Columns = append(fv.Columns, "expected?")
 		}
 		pg.Findings = append(pg.Findings, fv)
@@ -356,8 +380,12 @@ table { border-collapse: collapse; margin: .6em 0; font-size: 12.5px; } th, td {
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f3f3f3; }
 .meta td:first-child { color: #555; } .none { color: #777; font-style: italic; } .count { font-size: 1.1em; font-weight: 600; }
 figure { margin: 1em 0 2em; page-break-inside: avoid; } figcaption { font-weight: 600; margin-bottom: .4em; }
-details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
-@media print { body { margin: 0; max-width: none; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
+details summary { cursor: pointer; color: #444; } .wide { max-width: 100%; }
+table.rows, table.targets, table.summary { width: 100%; table-layout: auto; } td { overflow-wrap: anywhere; word-break: break-word; }
+tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.review strong { color: #a00; } .prev { color: #777; font-size: .9em; }
+p.defines { font-weight: 600; margin-bottom: .2em; } p.review { margin-top: 0; color: #333; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
+@page { size: A4; margin: 12mm 10mm; }
+@media print { body { margin: 0; max-width: none; font-size: 11px; } table { font-size: 9.5px; } .mono { font-size: 9px; } tr { page-break-inside: avoid; } figure svg { max-width: 100%; height: auto; } #summary { page-break-after: auto; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
 </style>
 </head>
 <body>
@@ -383,8 +411,8 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <section id="targets">
 <h2>Per account and region</h2>
 {{if .Targets}}<table class="targets"><tr><th>account</th><th>region</th><th class="n">sessions</th><th class="n">finding rows</th><th class="n">to review</th><th>rows by finding</th><th>coverage (runs exported)</th><th>last run (UTC)</th></tr>
-{{range .Targets}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td>{{.Account}}</td><td>{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="none">none</p>{{end}}
+{{range $i, $t := .Targets}}{{if lt $i $.MaxTargets}}{{with $t}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td>{{.Account}}</td><td>{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
+{{end}}{{end}}{{end}}</table>{{if gt (len .Targets) .MaxTargets}}<p>… and {{sub (len .Targets) .MaxTargets}} more in <a href="targets.csv">targets.csv</a>.</p>{{else}}<p>Every line in <a href="targets.csv">targets.csv</a>.</p>{{end}}{{else}}<p class="none">none</p>{{end}}
 </section>
 
 <section id="exceptions" data-found="{{.S.Exceptions.Found}}">
@@ -410,14 +438,14 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <h2>Completeness</h2>
 <table>
 <tr><th>Slots expected</th><td class="n" data-value="{{.S.Complete.SlotsExpected}}">{{.S.Complete.SlotsExpected}}</td><td>every slot of the period for each exported account/region</td></tr>
-<tr><th>Slots with manifests</th><td class="n" data-value="{{.S.Complete.SlotsWithManifests}}">{{.S.Complete.SlotsWithManifests}}</td><td>{{if .S.Complete.SlotsMissing}}missing: {{range $i, $m := .S.Complete.SlotsMissing}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}none missing{{end}}</td></tr>
+<tr><th>Slots with manifests</th><td class="n" data-value="{{.S.Complete.SlotsWithManifests}}">{{.S.Complete.SlotsWithManifests}}</td><td>{{if .S.Complete.SlotsMissing}}missing: {{range $i, $m := .S.Complete.SlotsMissing}}{{if $i}}, {{end}}{{$m}}{{end}}{{with sub (sub .S.Complete.SlotsExpected .S.Complete.SlotsWithManifests) (len .S.Complete.SlotsMissing)}}{{if gt . 0}} and {{.}} more{{end}}{{end}}{{else}}none missing{{end}}</td></tr>
 <tr><th>Kept slots</th><td class="n" data-value="{{.S.Complete.SlotsKept}}">{{.S.Complete.SlotsKept}}</td><td>a re-export that found fewer sessions than the archive holds (History keeps 30 days, or the filters changed) keeps the older objects; the manifest records it under "kept"</td></tr>
 <tr><th>Sessions still pending</th><td class="n" data-value="{{.S.Complete.SessionsPending}}">{{.S.Complete.SessionsPending}}</td><td>active when their slot was exported, not yet in the archive</td></tr>
 <tr><th>Rows in manifests</th><td class="n" data-value="{{.S.Complete.RowsInManifests}}">{{.S.Complete.RowsInManifests}}</td><td>Athena counts {{.S.Sessions}} sessions{{if ne .S.Complete.RowsInManifests .S.Sessions}}: they differ, see the manifests{{else}}: they agree{{end}}</td></tr>
 {{with .S.Complete.Duplicates}}<tr id="duplicates"><th>Sessions held more than once</th><td class="n" data-value="{{.Sessions}}">{{.Sessions}}</td><td>{{if .Sessions}}every number in this report counts each of them once, from its latest export; {{.ExtraRows}} {{if eq .ExtraRows 1}}row{{else}}rows{{end}} beyond the first copies.
 Objects that hold them: {{range $i, $o := .Objects}}{{if lt $i 20}}{{if $i}}, {{end}}<span class="mono" data-object="{{$o.Key}}">{{$o.Key}}</span> ({{$o.Count}}){{end}}{{end}}{{if gt (len .Objects) 20}} and {{sub (len .Objects) 20}} more{{end}}.
 Sessions: {{range $i, $d := .Sample}}{{if lt $i 20}}{{if $i}}; {{end}}<span class="mono" data-session="{{$d.SessionID}}">{{$d.Target}} {{$d.SessionID}}</span> ({{$d.Copies}} copies){{end}}{{end}}{{if gt .Sessions 20}} and {{sub .Sessions 20}} more{{end}}; every one with its objects in <span class="mono">{{.CSV}}</span>.{{else}}none: each session is held once{{end}}</td></tr>
-{{end}}<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if $i}}, {{end}}{{$t}}{{else}}<span class="none">none</span>{{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
+{{end}}<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if lt $i 20}}{{if $i}}, {{end}}{{$t}}{{end}}{{else}}<span class="none">none</span>{{end}}{{if gt (len .S.Complete.Targets) 20}} and {{sub (len .S.Complete.Targets) 20}} more (targets.csv){{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
 </table>
 </section>
 

@@ -277,6 +277,15 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		return nil, fmt.Errorf("render the report: %w", err)
 	}
 	objects[folder+"report.html"] = bytes.NewReader(page)
+	var ids []string
+	for _, f := range s.Findings {
+		ids = append(ids, f.ID)
+	}
+	tc, err := targetsCSV(s.Targets, ids)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", TargetsCSV, err)
+	}
+	objects[folder+TargetsCSV] = bytes.NewReader(tc)
 	js, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
@@ -290,6 +299,7 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	if s.Complete.Duplicates.CSV != "" {
 		order = append(order, folder+s.Complete.Duplicates.CSV)
 	}
+	order = append(order, folder+TargetsCSV)
 	order = append(order, folder+"report.html")
 	for _, k := range order {
 		ct := map[bool]string{true: "text/csv; charset=utf-8", false: "application/json"}[strings.HasSuffix(k, ".csv")]

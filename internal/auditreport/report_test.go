@@ -126,7 +126,7 @@ func TestWeeklyReport(t *testing.T) {
 	for id := range predicates {
 		wantKeys = append(wantKeys, folder+id+".csv")
 	}
-	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv")
+	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv", folder+"targets.csv")
 	slices.Sort(wantKeys)
 	if got := sortedKeys(objs); !slices.Equal(got, wantKeys) {
 		t.Fatalf("objects\n got %v\nwant %v", got, wantKeys)
@@ -266,6 +266,8 @@ func TestWeeklyReport(t *testing.T) {
 		}
 	}
 	checkHTML(t, objs[folder+"report.html"], &s)
+	checkAuditorCSVs(t, objs, folder, &s)
+	checkReadable(t, string(objs[folder+"report.html"]))
 }
 
 func checkTop(t *testing.T, what string, got []auditreport.Count, all map[string]int64, n int) {

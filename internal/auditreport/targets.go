@@ -1,10 +1,13 @@
 package auditreport
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -182,4 +185,33 @@ func (s *Summary) fillTargets(accounts map[string]string, excepted map[string]ma
 	}
 	slices.SortFunc(s.Targets, func(a, b TargetRow) int { return strings.Compare(a.Key(), b.Key()) })
 	return nil
+}
+
+// TargetsCSV is the per account and region table as a CSV file.
+const TargetsCSV = "targets.csv"
+
+// targetsCSV writes the table: every line, the page shows the first.
+func targetsCSV(ts []TargetRow, ids []string) ([]byte, error) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	head := []string{"account_id", "account_name", "region", "sessions", "finding_rows", "to_review"}
+	for _, id := range ids {
+		head = append(head, "rows_"+strings.ReplaceAll(id, "-", "_"))
+	}
+	head = append(head, "coverage_runs", "coverage_exported", "last_status", "last_run")
+	if err := w.Write(head); err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		rec := []string{t.AccountID, t.AccountName, t.Region, strconv.FormatInt(t.Sessions, 10), strconv.Itoa(t.Rows), strconv.Itoa(t.ToReview)}
+		for _, id := range ids {
+			rec = append(rec, strconv.Itoa(t.Findings[id]))
+		}
+		rec = append(rec, strconv.FormatInt(t.Runs, 10), strconv.FormatInt(t.Exported, 10), t.LastStatus, t.LastRun)
+		if err := w.Write(rec); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	return b.Bytes(), w.Error()
 }

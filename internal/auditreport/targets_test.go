@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,18 @@ func TestPerAccountAndRegion(t *testing.T) {
 			if got.LastStatus != "denied" || got.Sessions != 0 {
 				t.Errorf("%s: %+v", got.Key(), got)
 			}
+		}
+	}
+	// targets.csv: every line of the table.
+	head, recs := readCSV(t, objs[folder+"targets.csv"])
+	if len(recs) != len(s.Targets) || head[0] != "account_id" || head[2] != "region" {
+		t.Fatalf("targets.csv %v %v", head, recs)
+	}
+	for i, r := range recs {
+		g := s.Targets[i]
+		if r[0] != g.AccountID || r[1] != g.AccountName || r[2] != g.Region || r[3] != fmt.Sprint(g.Sessions) || r[4] != fmt.Sprint(g.Rows) ||
+			r[slices.Index(head, "rows_after_hours")] != fmt.Sprint(g.Findings["after-hours"]) || r[len(r)-2] != g.LastStatus {
+			t.Errorf("targets.csv line %v; summary %+v", r, g)
 		}
 	}
 	page := string(objs[folder+"report.html"])

@@ -188,6 +188,7 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 		t.Errorf("%d charts, want 9", n)
 	}
 	checkHTML(t, page, &s)
+	checkAuditorCSVs(t, objs, folder, &s)
 }
 
 // TestNoTrailSaysSo: without a trail the report states that the context is
