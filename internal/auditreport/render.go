@@ -383,7 +383,7 @@ figure { margin: 1em 0 2em; page-break-inside: avoid; } figcaption { font-weight
 details summary { cursor: pointer; color: #444; } .wide { max-width: 100%; }
 table.rows, table.targets, table.summary { width: 100%; table-layout: auto; } td { overflow-wrap: anywhere; word-break: break-word; }
 tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.review strong { color: #a00; } .prev { color: #777; font-size: .9em; }
-p.defines { font-weight: 600; margin-bottom: .2em; } p.review { margin-top: 0; color: #333; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
+.warn { color: #a00; } p.defines { font-weight: 600; margin-bottom: .2em; } p.review { margin-top: 0; color: #333; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
 @page { size: A4; margin: 12mm 10mm; }
 @media print { body { margin: 0; max-width: none; font-size: 11px; } table { font-size: 9.5px; } .mono { font-size: 9px; } tr { page-break-inside: avoid; } figure svg { max-width: 100%; height: auto; } #summary { page-break-after: auto; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
 </style>
@@ -391,6 +391,7 @@ p.defines { font-weight: 600; margin-bottom: .2em; } p.review { margin-top: 0; c
 <body>
 <h1>Session audit report</h1>
 <p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}}, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
+{{with .S.Complete.DaysMissing}}<p id="days-missing" class="warn"><strong>Days missing from the archive:</strong> {{range $i, $d := .}}{{if $i}}, {{end}}{{$d}}{{end}} (UTC; no manifest for at least one account/region: sessions of those days are not in this report).</p>{{end}}
 <table class="meta">
 <tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
 <tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -255,6 +256,9 @@ func (c *cmd) makeReport(ctx context.Context, cfg auditreport.Config, event, ath
 		if n, ok := out.Findings[f]; ok {
 			fmt.Fprintf(c.stderr, "  %-16s %d\n", f, n)
 		}
+	}
+	if len(out.DaysMissing) > 0 {
+		fmt.Fprintf(c.stderr, "  days missing from the archive: %s\n", strings.Join(out.DaysMissing, ", "))
 	}
 	if out.Duplicates > 0 {
 		fmt.Fprintf(c.stderr, "  %d sessions are in the table more than once (counted once; see the report's completeness and duplicates.csv)\n", out.Duplicates)

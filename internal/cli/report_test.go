@@ -61,6 +61,16 @@ func TestReportOfTheLocalBucket(t *testing.T) {
 	if m := regexp.MustCompile(`, (\d+) sessions, `).FindStringSubmatch(stderr); m == nil || m[1] == "0" {
 		t.Errorf("the report found no sessions of the backfill: %s", stderr)
 	}
+	// A longer period than the backfill: the days the archive lacks, in
+	// one line of date ranges, on stderr and at the top of the page.
+	out, stderr, code = run(t, env, "report", "--out", dir, "--from", "2026-11-01", "--to", "2026-11-23")
+	const missing = "days missing from the archive: 2026-11-01 – 2026-11-18\n"
+	if code != 0 || !strings.Contains(stderr, missing) {
+		t.Errorf("report of 22 days: exit %d, %s; want %q", code, stderr, missing)
+	}
+	if page, err := os.ReadFile(strings.TrimSpace(out)); err != nil || !strings.Contains(string(page), "<strong>Days missing from the archive:</strong> 2026-11-01 – 2026-11-18 (UTC;") {
+		t.Errorf("report.html does not name the days missing (%v)", err)
+	}
 	// A bucket that holds something other than an export is named, not
 	// replaced by the demo's.
 	other := filepath.Join(dir, "buckets", "other-bucket", "notes")
