@@ -9,6 +9,7 @@ FUZZ_DECODE  ?= 30000x
 FUZZ_SLOTS   ?= 500000x
 FUZZ_SSM     ?= 30000x
 FUZZ_OWNER   ?= 200000x
+FUZZ_EXCEPTIONS ?= 20000x
 FUZZMINIMIZE ?= 5s
 BIN      := .aws-sam/bootstrap
 LDFLAGS  := -s -w
@@ -61,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSlots$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SLOTS)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/window
 	$(GO) test -run '^$$' -fuzz '^FuzzDescribeSessionsRequest$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_SSM)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/ssmfake
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_OWNER)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/owner
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(or $(FUZZTIME),$(FUZZ_EXCEPTIONS)) -fuzzminimizetime $(FUZZMINIMIZE) ./internal/exceptions
 
 ## lint: gofmt, go vet, and go mod tidy leaving no diff
 lint:

@@ -44,6 +44,10 @@ type Completeness struct {
 	// Duplicates are the sessions the table holds more than once in the
 	// period; every number of the report counts each of them once.
 	Duplicates Duplicates `json:"duplicates"`
+	// DaysOnTwoLengths names each target's day that holds slots of two
+	// lengths (exported before each day kept one): its slots are counted
+	// on its first export's length.
+	DaysOnTwoLengths []string `json:"daysOnTwoLengths"`
 }
 
 // Duplicates are the sessions (account, region, session id) found in more
@@ -121,19 +125,44 @@ func readManifests(ctx context.Context, api ManifestAPI, bucket, prefix string, 
 	return out, nil
 }
 
-// completeness counts the slots of [from, to) against the manifests.
+// completeness counts the slots of [from, to) against the manifests. Each
+// day of each target is expected on one slot length: the length of its
+// first export (docs/ARCHITECTURE.md, "Slot length per day"), or slot for a
+// day without a manifest. Manifests of a day's other length (archives
+// written before each day kept one length) are named in
+// DaysOnTwoLengths and left out of the counts: their sessions are the
+// duplicates the report counts once.
 func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) Completeness {
-	c := Completeness{SlotsMissing: []string{}, Targets: []string{}}
-	have := map[string]bool{}
+	c := Completeness{SlotsMissing: []string{}, Targets: []string{}, DaysOnTwoLengths: []string{}}
+	type dayKey struct {
+		target string
+		day    time.Time
+	}
+	first := map[dayKey]store.Manifest{} // the day's earliest export
+	lengths := map[dayKey]map[time.Duration]bool{}
 	targets := map[string]bool{}
 	for _, m := range ms {
 		t := m.Account + "/" + m.Region
 		targets[t] = true
-		k := t + " " + m.SlotStart.UTC().Format(time.RFC3339)
-		if have[k] {
+		k := dayKey{t, m.SlotStart.UTC().Truncate(24 * time.Hour)}
+		if f, ok := first[k]; !ok || m.ExportedAt.Before(f.ExportedAt) {
+			first[k] = m
+		}
+		if lengths[k] == nil {
+			lengths[k] = map[time.Duration]bool{}
+		}
+		lengths[k][m.SlotEnd.Sub(m.SlotStart)] = true
+	}
+	have := map[string]bool{}
+	for _, m := range ms {
+		t := m.Account + "/" + m.Region
+		k := dayKey{t, m.SlotStart.UTC().Truncate(24 * time.Hour)}
+		f := first[k]
+		key := t + " " + m.SlotStart.UTC().Format(time.RFC3339)
+		if m.SlotEnd.Sub(m.SlotStart) != f.SlotEnd.Sub(f.SlotStart) || have[key] {
 			continue
 		}
-		have[k] = true
+		have[key] = true
 		c.SlotsWithManifests++
 		if m.Kept != nil {
 			c.SlotsKept++
@@ -141,6 +170,18 @@ func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) C
 		c.SessionsPending += m.PendingNow()
 		c.RowsInManifests += m.Rows
 	}
+	for k, ls := range lengths {
+		if len(ls) > 1 {
+			var names []string
+			for l := range ls {
+				names = append(names, l.String())
+			}
+			sort.Strings(names)
+			c.DaysOnTwoLengths = append(c.DaysOnTwoLengths, fmt.Sprintf("%s %s (%s; counted on %s, its first export's)",
+				k.target, k.day.Format(time.DateOnly), strings.Join(names, " and "), first[k].SlotEnd.Sub(first[k].SlotStart)))
+		}
+	}
+	sort.Strings(c.DaysOnTwoLengths)
 	for t := range targets {
 		c.Targets = append(c.Targets, t)
 	}
@@ -165,14 +206,18 @@ func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) C
 	}
 	c.DaysMissing = DateRanges(missingDays)
 	for _, t := range names {
-		for s := from.UTC().Truncate(slot); s.Before(to); s = s.Add(slot) {
-			if s.Before(from) {
-				continue
+		for s := from.UTC().Truncate(slot); s.Before(to); {
+			l := slot
+			if f, ok := first[dayKey{t, s.Truncate(24 * time.Hour)}]; ok {
+				l = f.SlotEnd.Sub(f.SlotStart)
 			}
-			c.SlotsExpected++
-			if !have[t+" "+s.Format(time.RFC3339)] && len(c.SlotsMissing) < 20 {
-				c.SlotsMissing = append(c.SlotsMissing, t+" "+s.Format(time.RFC3339))
+			if !s.Before(from) {
+				c.SlotsExpected++
+				if !have[t+" "+s.Format(time.RFC3339)] && len(c.SlotsMissing) < 20 {
+					c.SlotsMissing = append(c.SlotsMissing, t+" "+s.Format(time.RFC3339))
+				}
 			}
+			s = s.Add(l)
 		}
 	}
 	return c

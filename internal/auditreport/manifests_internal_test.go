@@ -2,6 +2,7 @@ package auditreport
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,31 @@ func TestDaysMissing(t *testing.T) {
 	}
 	if c := completeness(ms[:0], day(0), day(2), time.Hour); !slices.Equal(c.DaysMissing, []string{"2026-11-01 – 2026-11-02"}) {
 		t.Errorf("an empty archive: days missing %v", c.DaysMissing)
+	}
+}
+
+// TestCompletenessOnEachDaysLength: a day exported on 24h and a day on
+// 12h are both complete under AUDIT_SLOT=6h; a day that also holds a 12h
+// copy of its 24h slot (written before each day kept one length) is named,
+// and its rows are counted once, on its first export's length.
+func TestCompletenessOnEachDaysLength(t *testing.T) {
+	at := func(d, h int) time.Time { return time.Date(2026, 11, 22+d, h, 0, 0, 0, time.UTC) }
+	m := func(d, h, hours int, rows int64, exported time.Time) store.Manifest {
+		return store.Manifest{Account: "111122223333", Region: "eu-west-1", SlotStart: at(d, h), SlotEnd: at(d, h+hours),
+			Rows: rows, ExportedAt: exported}
+	}
+	ms := []store.Manifest{
+		m(0, 0, 24, 100, at(1, 1)),                            // day 0: 24h
+		m(1, 0, 12, 40, at(2, 1)), m(1, 12, 12, 60, at(2, 1)), // day 1: 12h
+		m(2, 0, 24, 90, at(3, 1)),                             // day 2: 24h first,
+		m(2, 0, 12, 50, at(4, 1)), m(2, 12, 12, 40, at(4, 1)), // and a later 12h copy
+	}
+	c := completeness(ms, at(0, 0), at(4, 0), 6*time.Hour)
+	// 1 + 2 + 1 slots on the recorded lengths, and day 3's four 6h slots.
+	if c.SlotsExpected != 8 || c.SlotsWithManifests != 4 || c.RowsInManifests != 290 || len(c.SlotsMissing) != 4 {
+		t.Errorf("completeness %+v; want 8 expected, 4 with manifests, 290 rows, day 3's four 6h slots missing", c)
+	}
+	if len(c.DaysOnTwoLengths) != 1 || !strings.Contains(c.DaysOnTwoLengths[0], "2026-11-24 (12h0m0s and 24h0m0s; counted on 24h0m0s") {
+		t.Errorf("days on two lengths %v", c.DaysOnTwoLengths)
 	}
 }

@@ -645,12 +645,13 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 	// that length (docs/ARCHITECTURE.md, "Slot length per day"): skip a slot
 	// when every slot of its day's length that it overlaps has a manifest,
 	// and export each of those once.
-	st, err := store.GetState(ctx, t.clients.S3, t.cfg.Bucket, keys)
+	exp, ok := t.h.Export.(*export.Exporter)
+	if !ok {
+		return fmt.Errorf("backfill: the handler's exporter is a %T", t.h.Export)
+	}
+	st, err := exp.State(ctx, export.Target{Account: t.account})
 	if err != nil {
 		return err
-	}
-	if st == nil {
-		st = store.NewState(keys)
 	}
 	done := map[time.Time]bool{}
 	began := time.Now()
@@ -659,7 +660,7 @@ func (c *cmd) backfill(ctx context.Context, args []string) error {
 			return fmt.Errorf("interrupted before slot %s; run the same command again to resume: %w", s, err)
 		}
 		n := fmt.Sprintf("%d/%d", i+1, len(slots))
-		recorded, moved := t.cfg.Grid.OnRecordedDays([]window.Slot{s}, st.DayLength, c.now())
+		recorded, moved := window.OnRecordedDays([]window.Slot{s}, st.DayLength, c.now())
 		for _, m := range moved {
 			for _, r := range m.Later {
 				log.Info("slot not exported: its day's recorded slot has not ended", "n", n, "slot", r.String(), "recordedSlot", m.Recorded.String())

@@ -195,6 +195,30 @@ func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
 	}
 }
 
+// TestBackfillWithoutAStateObject: without a state object (the first
+// backfill after an upgrade, or after someone deleted it), the backfill
+// still finds the day's recorded length from its manifests and skips it.
+func TestBackfillWithoutAStateObject(t *testing.T) {
+	dir := t.TempDir()
+	end := testNow.Truncate(24 * time.Hour)
+	start := end.AddDate(0, 0, -1)
+	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
+	if _, stderr, code := run(t, nil, args...); code != 0 {
+		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
+	}
+	states, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "state", "*"))
+	if err != nil || len(states) != 1 {
+		t.Fatalf("state files %v, %v", states, err)
+	}
+	if err := os.Remove(states[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := run(t, map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}, args...)
+	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, `"backfill slot"`) {
+		t.Fatalf("12h backfill of a 24h day without a state: exit %d; want the day skipped:\n%s", code, stderr)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lookup"}, {"run", "--no-such-flag"}, {"backfill", "--start", "x", "--end", "y"}} {
 		_, stderr, code := run(t, nil, args...)

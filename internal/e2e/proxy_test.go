@@ -107,6 +107,8 @@ func operation(r *http.Request) string {
 		return "UploadPart"
 	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/"):
 		return "PutObject:manifest"
+	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/state/"):
+		return "PutObject:state"
 	case r.Method == http.MethodPut:
 		return "PutObject"
 	case r.Method == http.MethodDelete && q.Has("uploadId"):
@@ -115,6 +117,8 @@ func operation(r *http.Request) string {
 		return "HeadObject"
 	case r.Method == http.MethodGet && q.Get("list-type") == "2":
 		return "ListObjectsV2"
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/state/"):
+		return "GetObject:state"
 	case r.Method == http.MethodGet:
 		return "GetObject"
 	}

@@ -2,13 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
+	"github.com/session-audit/session-audit/internal/window"
 )
 
 // TestEachSessionOnceWhateverTheSlot: a day's first export fixes its slot
@@ -108,5 +114,90 @@ func TestEachSessionOnceWhateverTheSlot(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("no log line with %s in:\n%s", want, logs.String())
 		}
+	}
+}
+
+// TestDayOnTwoLengthsFromAnEarlierVersion: an archive written before each
+// day kept one length holds, on 11-24, its 24h slot (exported first) and a
+// later 1h slot whose manifest still counts a pending session. The state
+// built from it records 11-24 on 24h and reopens the 1h slot as the day's
+// 24h slot: every run goes on, nothing clashes, and the day is never
+// written on 1h again.
+func TestDayOnTwoLengthsFromAnEarlierVersion(t *testing.T) {
+	long := session("long-running", "2026-11-24T10:30:00Z", "", types.SessionStatusConnected)
+	te := newEnvWith(t, ts("2026-11-25T00:05:00Z"), envOptions{sessions: []types.Session{long}})
+	te.mustInvoke(`{"time":"2026-11-25T00:05:00Z"}`)
+	keys, err := store.NewKeys("ssm-sessions", account, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := te.emu.Clients().S3
+	short := window.Slot{Start: ts("2026-11-24T10:00:00Z"), End: ts("2026-11-24T11:00:00Z")}
+	m := &store.Manifest{Version: store.ManifestVersion, Account: account, Region: "us-east-1", SlotStart: short.Start, SlotEnd: short.End,
+		ActivePending: 1, ExportedAt: ts("2026-11-25T10:00:00Z"), WrittenAt: ts("2026-11-25T10:00:00Z"), Filters: map[string]string{}}
+	if _, err := store.PutManifest(context.Background(), c, bucket, keys.Manifest(short), m, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys.StateKey())}); err != nil {
+		t.Fatal(err)
+	}
+	// On 11-26 the day is in the lookback; on 11-27 it is reopened.
+	for _, run := range []struct {
+		day string
+		at  int
+	}{{"2026-11-26", 0}, {"2026-11-27", 2}} {
+		day, at := run.day, run.at
+		te.now = ts(day + "T00:05:00Z")
+		res, err := te.invoke(`{"time":"` + day + `T00:05:00Z"}`)
+		if err != nil {
+			t.Fatalf("run on %s: %v", day, err)
+		}
+		if len(res.Slots) <= at || !res.Slots[at].Start.Equal(ts("2026-11-24T00:00:00Z")) || res.Slots[at].End.Sub(res.Slots[at].Start) != 24*time.Hour || res.Slots[at].ActivePending != 1 {
+			t.Fatalf("run on %s: slots %+v; want 11-24 on its 24h at %d, 1 pending", day, res.Slots, at)
+		}
+	}
+	if st := te.state(); st.Days["2026-11-24"] != "24h0m0s" {
+		t.Errorf("state days %v; want 11-24 on 24h", st.Days)
+	}
+}
+
+// TestRecordTrustsTheManifestThatStands: a run's own result said the slot
+// counts no pending session, but the manifest in place when it records
+// (another export's) counts one: the slot stays open.
+func TestRecordTrustsTheManifestThatStands(t *testing.T) {
+	long := session("long-running", "2026-11-24T10:30:00Z", "", types.SessionStatusConnected)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	// The run's record (its second read of the state) waits until the other
+	// manifest stands.
+	s3P := newFaultProxy(1, &rule{name: "hold", op: "GetObject:state", nth: []int{2}, do: hold(arrived, release)})
+	te := newEnvWith(t, ts("2026-11-25T00:05:00Z"), envOptions{sessions: []types.Session{long}, s3Wrap: s3P.wrap})
+	long.Status, long.EndDate = types.SessionStatusTerminated, aws.Time(ts("2026-11-24T11:00:00Z"))
+	te.emu.SSM.Put(long)
+	done := make(chan error, 1)
+	go func() {
+		_, err := te.invoke(`{"start":"2026-11-24T00:00:00Z","end":"2026-11-25T00:00:00Z"}`)
+		done <- err
+	}()
+	<-arrived // its manifest (no pending session) is written; its record waits
+	keys, err := store.NewKeys("ssm-sessions", account, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := window.Slot{Start: ts("2026-11-24T00:00:00Z"), End: ts("2026-11-25T00:00:00Z")}
+	old, err := store.GetManifest(context.Background(), te.emu.Clients().S3, bucket, keys.Manifest(day))
+	if err != nil || old == nil {
+		t.Fatalf("manifest: %v %v", old, err)
+	}
+	theirs := *old
+	theirs.ActivePending = 1 // another export's, which counted the session while it ran
+	if _, err := store.PutManifest(context.Background(), te.emu.Clients().S3, bucket, keys.Manifest(day), &theirs, old.ETag); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := te.state(); len(st.Open) != 1 || !st.Open[0].Start.Equal(day.Start) || st.Open[0].Pending != 1 {
+		t.Fatalf("state open %+v; want 11-24 with the standing manifest's 1 pending", st.Open)
 	}
 }

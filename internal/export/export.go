@@ -182,10 +182,10 @@ func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Resul
 	}
 	owed := e.Grid.Scheduled(t, e.Lookback, now)
 	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
-		slots, moved := e.Grid.OnRecordedDays(owed, st.DayLength, now)
 		// The lookback's slots first: they hold the newest sessions, never
-		// exported yet, while reopened slots were written before.
-		return append(slots, reopened(st, slots, now)...), moved
+		// exported yet, while reopened slots were written before. Both on
+		// their days' recorded lengths.
+		return window.OnRecordedDays(append(owed, reopened(st, owed, now)...), st.DayLength, now)
 	})
 	if err != nil {
 		return unplanned("scheduled", keys, owed, err)
@@ -207,7 +207,7 @@ func (e *Exporter) Backfill(ctx context.Context, tg Target, start, end time.Time
 		return Result{}, err
 	}
 	te, slots, err := te.plan(ctx, keys, now, func(st *store.State) ([]window.Slot, []window.Moved) {
-		return e.Grid.OnRecordedDays(owed, st.DayLength, now)
+		return window.OnRecordedDays(owed, st.DayLength, now)
 	})
 	if err != nil {
 		return unplanned("backfill", keys, owed, err)
@@ -318,12 +318,16 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 			// later slot alike: stop at the first.
 			_, refused := outcome.Refused(err)
 			var unreachable *reach.Error
-			if refused || errors.As(err, &unreachable) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			var claim claimError
+			claimed := errors.As(err, &claim)
+			if refused || claimed || errors.As(err, &unreachable) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				if rest := slots[i+1:]; len(rest) > 0 {
 					why := "the invocation ended"
 					switch {
 					case refused:
 						why = "the target refused the first slot"
+					case claimed:
+						why = "the slots could not be claimed in the target's state"
 					case unreachable != nil:
 						why = "the endpoint cannot be reached"
 					}
@@ -534,7 +538,7 @@ func newExportID(at time.Time) string {
 
 func resultOf(s window.Slot, manifestKey string, m *store.Manifest, kept bool) SlotResult {
 	return SlotResult{Start: s.Start, End: s.End, Rows: m.Rows, Object: m.ObjectKey(), Manifest: manifestKey,
-		ActivePending: m.ActivePending, Kept: kept}
+		ActivePending: m.PendingNow(), Kept: kept}
 }
 
 func (e *Exporter) throttles() int64 {

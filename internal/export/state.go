@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/session-audit/session-audit/internal/store"
@@ -60,11 +61,10 @@ func (e *Exporter) plan(ctx context.Context, keys store.Keys, now time.Time, pla
 	for _, m := range moved {
 		attrs := []any{"day", m.Day.Format(time.DateOnly), "recordedSlot", m.Recorded.String(), "auditSlot", e.Grid.Length().String()}
 		if len(m.Later) > 0 {
-			later := make([]string, len(m.Later))
-			for i, s := range m.Later {
-				later[i] = s.String()
-			}
-			attrs = append(attrs, "notEndedYet", later)
+			attrs = append(attrs, "notEndedYet", slotNames(m.Later))
+		}
+		if len(m.Expired) > 0 {
+			attrs = append(attrs, "beforeHistoryHorizon", slotNames(m.Expired))
 		}
 		e.log().Info("day exported on the slot length its first export fixed, not AUDIT_SLOT", attrs...)
 	}
@@ -74,6 +74,20 @@ func (e *Exporter) plan(ctx context.Context, keys store.Keys, now time.Time, pla
 	return &te, slots, nil
 }
 
+func slotNames(slots []window.Slot) []string {
+	out := make([]string, len(slots))
+	for i, s := range slots {
+		out[i] = s.String()
+	}
+	return out
+}
+
+// claimError is a claim that failed: the run stops, as every later slot
+// would fail the same way.
+type claimError struct{ error }
+
+func (e claimError) Unwrap() error { return e.error }
+
 // claimOnce claims the run's slots before its first write; later calls do
 // nothing once a claim succeeded.
 func (e *Exporter) claimOnce(ctx context.Context) error {
@@ -81,7 +95,7 @@ func (e *Exporter) claimOnce(ctx context.Context) error {
 		return nil
 	}
 	if err := e.claimFn(ctx); err != nil {
-		return err
+		return claimError{err}
 	}
 	e.claimed = true
 	return nil
@@ -103,11 +117,11 @@ func (e *Exporter) claim(ctx context.Context, keys store.Keys, st *store.State, 
 		var clash []string
 		for _, s := range slots {
 			if l := st.DayLength(s.Start); l != 0 && l != s.End.Sub(s.Start) {
-				clash = append(clash, fmt.Sprintf("%s (%s, not %s)", window.Day(s.Start).Format(time.DateOnly), l, s.End.Sub(s.Start)))
+				clash = append(clash, fmt.Sprintf("day %s on %s, not %s", window.Day(s.Start).Format(time.DateOnly), l, s.End.Sub(s.Start)))
 			}
 		}
 		if len(clash) > 0 {
-			return fmt.Errorf("a concurrent run fixed the slot length of %s first; nothing written, the next run exports it on that length", clash)
+			return fmt.Errorf("the target's state records %s since this run planned (a concurrent run exported those days first); nothing written, the next run exports them on the recorded length", strings.Join(clash, ", "))
 		}
 		dropped := st.Prune(now)
 		changed := len(dropped) > 0
@@ -160,7 +174,14 @@ func reopened(st *store.State, planned []window.Slot, now time.Time) []window.Sl
 func (e *Exporter) runAndRecord(ctx context.Context, mode string, keys store.Keys, slots []window.Slot, now time.Time) (Result, error) {
 	res, err := e.run(ctx, mode, keys, slots)
 	if len(res.Slots) > 0 {
-		rctx, cancel := commitContext(ctx)
+		// As a slot's commit: not cancelled with the invocation, and done
+		// cancelMargin before its deadline.
+		base, cancelBase := ctx, context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			base, cancelBase = context.WithDeadline(ctx, d.Add(-cancelMargin-commitReserve))
+		}
+		defer cancelBase()
+		rctx, cancel := commitContext(base)
 		defer cancel()
 		if rerr := e.record(rctx, keys, res.Slots, now); rerr != nil {
 			e.log().Warn("target state not updated; the next scheduled run exports the slots again", "state", keys.StateKey(), "error", rerr.Error())
@@ -169,36 +190,55 @@ func (e *Exporter) runAndRecord(ctx context.Context, mode string, keys store.Key
 	return res, err
 }
 
-// record sets the open record of every written slot from its result,
-// reapplying the change to a state another run wrote meanwhile.
+// record sets the open record of every written slot from the manifest in
+// place at its key, read after the state: with concurrent exports of one
+// slot the manifest that stands may be another run's, with another pending
+// count, and a slot leaves Open only when the manifest that stands counts
+// none. The change is reapplied to a state another run wrote meanwhile.
 func (e *Exporter) record(ctx context.Context, keys store.Keys, written []SlotResult, now time.Time) error {
-	st, err := e.loadState(ctx, keys, now)
-	if err != nil {
-		return err
-	}
 	for n := range maxStateWrites {
 		if n > 0 {
 			if err := contended(ctx, n); err != nil {
 				return err
 			}
 		}
+		st, err := e.loadState(ctx, keys, now)
+		if err != nil {
+			return err
+		}
+		manifestKeys := make([]string, len(written))
+		for i, r := range written {
+			manifestKeys[i] = r.Manifest
+		}
+		ms, errs := store.GetManifests(ctx, e.S3, e.Bucket, manifestKeys)
 		changed := false
-		for _, r := range written {
-			changed = st.SetOpen(window.Slot{Start: r.Start, End: r.End}, r.ActivePending) || changed
+		for i, r := range written {
+			pending := store.Claimed // unreadable or gone: the next run looks again
+			if errs[i] == nil && ms[i] != nil {
+				pending = ms[i].PendingNow()
+			}
+			changed = st.SetOpen(window.Slot{Start: r.Start, End: r.End}, pending) || changed
 		}
 		if !changed {
 			return nil
 		}
 		st.UpdatedAt = e.now()
-		err := store.PutState(ctx, e.S3, e.Bucket, keys, st)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-		if st, err = e.loadState(ctx, keys, now); err != nil {
+		if err := store.PutState(ctx, e.S3, e.Bucket, keys, st); !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
 	return fmt.Errorf("state s3://%s/%s: still contended after %d conditional writes", e.Bucket, keys.StateKey(), maxStateWrites)
+}
+
+// State returns the target's state as a run would plan on it: read, or
+// built from the manifests (and not written) when the target has none.
+// It writes nothing.
+func (e *Exporter) State(ctx context.Context, tg Target) (*store.State, error) {
+	te, keys, err := e.forTarget(tg)
+	if err != nil {
+		return nil, err
+	}
+	return te.loadState(ctx, keys, e.now())
 }
 
 // loadState reads the target's state, or builds it from the manifests of
@@ -213,6 +253,11 @@ func (e *Exporter) loadState(ctx context.Context, keys store.Keys, now time.Time
 	}
 	return e.buildState(ctx, keys, now)
 }
+
+// unknownTime is the export time of a manifest that could not be read: later
+// than any real one, so a readable manifest of its day decides the day's
+// length.
+var unknownTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // buildState lists the target's manifests of every day of the History
 // horizon, one prefix a day, and reads them: each day's slot length, and
@@ -242,17 +287,22 @@ func (e *Exporter) buildState(ctx context.Context, keys store.Keys, now time.Tim
 	days := map[string]first{}
 	mixed := map[string]bool{}
 	for i, s := range slots {
+		day, l := window.Day(s.Start).Format(time.DateOnly), s.End.Sub(s.Start)
 		if errs[i] != nil {
 			// One unreadable manifest must not stop the run: its slot is
-			// reopened, which rewrites it.
+			// reopened, which rewrites it. Its key still tells its day's
+			// length, which the day's readable manifests override.
 			e.log().Warn("manifest not readable; slot opened again", "manifest", manifestKeys[i], "error", errs[i].Error())
 			st.SetOpen(s, store.Claimed)
+			if _, ok := days[day]; !ok {
+				days[day] = first{length: l, at: unknownTime}
+			}
 			continue
 		}
 		if ms[i] == nil {
 			continue // deleted since the listing
 		}
-		day, l, at := window.Day(s.Start).Format(time.DateOnly), s.End.Sub(s.Start), ms[i].ExportedAt
+		at := ms[i].ExportedAt
 		if f, ok := days[day]; !ok || at.Before(f.at) {
 			if ok && f.length != l {
 				mixed[day] = true
@@ -265,6 +315,9 @@ func (e *Exporter) buildState(ctx context.Context, keys store.Keys, now time.Tim
 			st.SetOpen(s, ms[i].PendingNow())
 		}
 	}
+	// An open slot of a day's other length (a day that holds two) reopens
+	// as the recorded slots it overlaps (window.OnRecordedDays, when
+	// planned).
 	for day, f := range days {
 		st.Days[day] = f.length.String()
 		if mixed[day] {

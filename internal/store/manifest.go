@@ -182,7 +182,10 @@ func putJSON(ctx context.Context, api PutAPI, bucket, key, what string, v any, p
 	}
 	out, err := api.PutObject(ctx, in)
 	if err != nil {
-		if isConflict(err) {
+		// A write conditional on an ETag whose object is gone (deleted
+		// since it was read) lost too: S3 may answer it 404 NoSuchKey
+		// rather than 412.
+		if isConflict(err) || (prev != "" && isMissing(err)) {
 			return "", fmt.Errorf("put %s s3://%s/%s: %w", what, bucket, key, ErrConflict)
 		}
 		return "", fmt.Errorf("put %s s3://%s/%s: %w", what, bucket, key, err)
@@ -205,6 +208,14 @@ func isConflict(err error) bool {
 	return errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed)
 }
 
+// isMissing recognises S3's answer for a key that does not exist.
+func isMissing(err error) bool {
+	var missing *types.NoSuchKey
+	var notFound *types.NotFound
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &missing) || errors.As(err, &notFound) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound)
+}
+
 // HeadAPI is what checking an object's current version needs of S3.
 type HeadAPI interface {
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
@@ -217,9 +228,7 @@ type HeadAPI interface {
 func CurrentExport(ctx context.Context, api HeadAPI, bucket, key string) (string, error) {
 	out, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
-		var missing *types.NotFound
-		var re *smithyhttp.ResponseError
-		if errors.As(err, &missing) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound) {
+		if isMissing(err) {
 			return "", nil
 		}
 		return "", fmt.Errorf("head s3://%s/%s: %w", bucket, key, err)

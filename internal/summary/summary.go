@@ -37,10 +37,14 @@ type Summary struct {
 	// Slots is the number of manifests; Pending the sessions they count as
 	// still active when their slot was exported (not in the archive yet).
 	Slots, Pending int
-	Sessions       int
-	ByStatus       []Count
-	PerDay         []Count
-	Owners         []Count
+	// Sessions counts each session (account, region, id) once; Duplicates
+	// is the rows beyond one per session (a stray copy of a file, or a day
+	// exported on two slot lengths by an earlier version).
+	Sessions   int
+	Duplicates int
+	ByStatus   []Count
+	PerDay     []Count
+	Owners     []Count
 	// Longest are the longest sessions: longest first, then the most recent,
 	// then by session id.
 	Longest []archive.Row
@@ -61,6 +65,8 @@ func Read(dir string, top int) (Summary, error) {
 	s := Summary{Dir: dir}
 	privileged := findings.Defaults()
 	perDay, owners, status := map[string]int{}, map[string]int{}, map[string]int{}
+	// Each session once, from its latest export, as the report counts it.
+	latest := map[string]archive.Row{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".parquet") {
 			return err
@@ -71,23 +77,33 @@ func Read(dir string, top int) (Summary, error) {
 			return err
 		}
 		for _, r := range rows {
-			s.Sessions++
-			perDay[r.StartDate.UTC().Format(time.DateOnly)]++
-			owners[r.Owner]++
-			status[r.Status]++
-			if privileged.Privileged(r.Owner) {
-				s.Root = append(s.Root, r)
+			k := r.AccountID + "/" + r.Region + "/" + r.SessionID
+			if old, ok := latest[k]; ok {
+				s.Duplicates++
+				if !r.ExportedAt.After(old.ExportedAt) {
+					continue
+				}
 			}
-			s.Longest = append(s.Longest, r)
-		}
-		slices.SortFunc(s.Longest, longestFirst)
-		if len(s.Longest) > top {
-			s.Longest = s.Longest[:top]
+			latest[k] = r
 		}
 		return nil
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("read parquet under %s: %w", dir, err)
+	}
+	for _, r := range latest {
+		s.Sessions++
+		perDay[r.StartDate.UTC().Format(time.DateOnly)]++
+		owners[r.Owner]++
+		status[r.Status]++
+		if privileged.Privileged(r.Owner) {
+			s.Root = append(s.Root, r)
+		}
+		s.Longest = append(s.Longest, r)
+	}
+	slices.SortFunc(s.Longest, longestFirst)
+	if len(s.Longest) > top {
+		s.Longest = s.Longest[:top]
 	}
 	if err := s.readManifests(filepath.Join(filepath.Dir(dir), "manifests")); err != nil {
 		return Summary{}, err
@@ -215,6 +231,9 @@ func (s Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "Period: %s to %s (%d slots with manifests)\n", s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Slots)
 	}
 	fmt.Fprintf(w, "%d sessions in %d Parquet files under %s\n", s.Sessions, s.Files, s.Dir)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "%d rows hold a session a second time (a copied file, or a day exported on two slot lengths): each session is counted once\n", s.Duplicates)
+	}
 	fmt.Fprintf(w, "Sessions the emulator was seeded with but are not here: those still active at the export\n"+
 		"(%d, counted in the manifests as pending; the next scheduled run exports them) and those\n"+
 		"that started outside the exported slots.\n", s.Pending)

@@ -91,3 +91,29 @@ func TestOwnersAsPeople(t *testing.T) {
 		t.Errorf("the summary shows the ARN:\n%s", out)
 	}
 }
+
+// TestStrayCopyCountedOnce: a copy of a file beside the original holds
+// every session twice; the summary counts each once, from its latest
+// export, and says how many rows it left out.
+func TestStrayCopyCountedOnce(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	row := func(id, status string, exported time.Time) archive.Row {
+		return archive.Row{SessionID: id, AccountID: "111122223333", Region: "eu-west-1", Owner: "arn:aws:iam::111122223333:user/u",
+			Status: status, StartDate: day, ExportedAt: exported}
+	}
+	write(t, filepath.Join(dir, "sessions", "dt=2026-11-23", "a.parquet"), []archive.Row{row("s1", "Terminated", day), row("s2", "Connected", day)})
+	write(t, filepath.Join(dir, "sessions", "dt=2026-11-23", "a-copy.parquet"), []archive.Row{row("s1", "Terminated", day), row("s2", "Terminated", day.Add(time.Hour))})
+	s, err := summary.Read(filepath.Join(dir, "sessions"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sessions != 2 || s.Duplicates != 2 || len(s.ByStatus) != 1 || s.ByStatus[0] != (summary.Count{Key: "Terminated", N: 2}) {
+		t.Errorf("sessions %d, duplicates %d, by status %v; want 2 sessions (s2 from its later export), 2 duplicate rows", s.Sessions, s.Duplicates, s.ByStatus)
+	}
+	var b bytes.Buffer
+	s.Print(&b)
+	if !strings.Contains(b.String(), "2 rows hold a session a second time") {
+		t.Errorf("the summary does not say so:\n%s", b.String())
+	}
+}

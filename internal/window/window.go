@@ -179,16 +179,21 @@ type Moved struct {
 	// Later is the day's slots of the recorded length that the owed slots
 	// overlap but that end after now: a later run exports them.
 	Later []Slot
+	// Expired is the day's slots of the recorded length that the owed
+	// slots overlap but that start before the History horizon: not
+	// exported, as a re-export could no longer find all their sessions.
+	Expired []Slot
 }
 
-// OnRecordedDays maps the slots a run owes (of g's length) onto the slot
-// length each day has recorded: a day whose first export fixed another
-// length is exported on that length, never on two. For such a day it
-// returns instead every slot of the recorded length that overlaps an owed
-// slot and ends by now, once, in the order of the owed slots; days without
-// a recorded length (lengthOf answers 0) keep g's slots. It also returns the
-// days it moved, in order.
-func (g Grid) OnRecordedDays(owed []Slot, lengthOf func(day time.Time) time.Duration, now time.Time) ([]Slot, []Moved) {
+// OnRecordedDays maps the slots a run owes onto the slot length each day
+// has recorded: a day whose first export fixed another length is exported
+// on that length, never on two. For a slot of such a day it returns
+// instead every slot of the recorded length that overlaps it, ends by now
+// and starts inside the History horizon, once, in the order of the owed
+// slots; a slot of a day without a recorded length (lengthOf answers 0), or
+// on its day's length, stays as it is. It also returns the days it moved,
+// in order.
+func OnRecordedDays(owed []Slot, lengthOf func(day time.Time) time.Duration, now time.Time) ([]Slot, []Moved) {
 	var out []Slot
 	var moved []Moved
 	seen := map[time.Time]bool{}
@@ -196,7 +201,7 @@ func (g Grid) OnRecordedDays(owed []Slot, lengthOf func(day time.Time) time.Dura
 	for _, s := range owed {
 		day := Day(s.Start)
 		l := lengthOf(day)
-		if l == 0 || l == g.length {
+		if l == 0 || l == s.End.Sub(s.Start) {
 			if !seen[s.Start] {
 				seen[s.Start] = true
 				out = append(out, s)
@@ -215,11 +220,14 @@ func (g Grid) OnRecordedDays(owed []Slot, lengthOf func(day time.Time) time.Dura
 				continue
 			}
 			seen[r.Start] = true
-			if r.End.After(now) {
+			switch {
+			case r.End.After(now):
 				moved[i].Later = append(moved[i].Later, r)
-				continue
+			case !InHorizon(r, now):
+				moved[i].Expired = append(moved[i].Expired, r)
+			default:
+				out = append(out, r)
 			}
-			out = append(out, r)
 		}
 	}
 	return out, moved

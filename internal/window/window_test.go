@@ -223,12 +223,15 @@ func TestOnRecordedDays(t *testing.T) {
 		{"a recorded slot that has not ended waits", 6 * time.Hour,
 			grid(t, 6*time.Hour).Slots(d("2026-11-25"), ts("2026-11-25T12:00:00Z")), ts("2026-11-25T12:05:00Z"),
 			"", 1, "25T00+24h0m0s"},
+		{"a recorded slot that starts before the horizon is not exported", 6 * time.Hour,
+			grid(t, 6*time.Hour).Slots(ts("2026-11-22T18:00:00Z"), d("2026-11-23")), ts("2026-12-22T06:00:00Z"),
+			"", 1, ""},
 		{"a day on its own length is as owed", 24 * time.Hour,
 			[]window.Slot{{Start: d("2026-11-22"), End: d("2026-11-23")}}, ts("2026-11-26T06:00:00Z"),
 			"22T00+24h0m0s", 0, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, moved := grid(t, tt.grid).OnRecordedDays(tt.owed, lengthOf, tt.now)
+			got, moved := window.OnRecordedDays(tt.owed, lengthOf, tt.now)
 			if fmtSlots(got) != tt.want || len(moved) != tt.wantMoved {
 				t.Fatalf("got %q, %d days moved; want %q, %d", fmtSlots(got), len(moved), tt.want, tt.wantMoved)
 			}
