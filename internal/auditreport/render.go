@@ -392,13 +392,6 @@ tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.re
 <h1>Session audit report</h1>
 <p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}}, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
 {{with .S.Complete.DaysMissing}}<p id="days-missing" class="warn"><strong>Days missing from the archive:</strong> {{range $i, $d := .}}{{if $i}}, {{end}}{{$d}}{{end}} (UTC; no manifest for at least one account/region: sessions of those days are not in this report).</p>{{end}}
-<table class="meta">
-<tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
-<tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>
-<tr><td>Document allow-list</td><td>{{range $i, $d := .S.Thresholds.AllowedDocuments}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
-<tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
-<tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
-</table>
 
 <section id="summary">
 <h2>Needs attention</h2>
@@ -407,6 +400,17 @@ tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.re
 {{range .Findings}}<tr data-summary="{{.ID}}"><td><a href="{{.Section}}">{{.Title}}</a></td><td class="n" data-count="{{.Count}}">{{.Count}}</td><td class="n" data-change="{{.Change}}" title="{{.Previous}} in the previous period">{{signed .Change}} <span class="prev">(from {{.Previous}})</span></td><td class="n" data-excepted="{{.Excepted}}">{{.Excepted}}</td><td class="n review" data-review="{{.ToReview}}">{{if .ToReview}}<strong>{{.ToReview}}</strong>{{else}}0{{end}}</td><td><a href="{{.CSV}}">{{.CSV}}</a></td></tr>
 {{end}}</table>
 <p class="note">Change: against the previous period of the same length, {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC. Covered: rows an entry of the exceptions file marks as expected ({{if .S.Exceptions.Found}}<span class="mono">{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version {{.}}{{end}}{{else}}no exceptions file{{end}}).</p>
+</section>
+
+<section id="thresholds">
+<h2>Thresholds</h2>
+<table class="meta">
+<tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
+<tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>
+<tr><td>Document allow-list</td><td>{{range $i, $d := .S.Thresholds.AllowedDocuments}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
+<tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
+<tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
+</table>
 </section>
 
 <section id="targets">
