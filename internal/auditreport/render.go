@@ -377,7 +377,7 @@ const pageHTML = `<!DOCTYPE html>
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d1d1f; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: 12.5px; } th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f3f3f3; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } td.id { white-space: nowrap; } th { background: #f3f3f3; }
 .meta td:first-child { color: #555; } .none { color: #777; font-style: italic; } .count { font-size: 1.1em; font-weight: 600; }
 figure { margin: 1em 0 2em; page-break-inside: avoid; } figcaption { font-weight: 600; margin-bottom: .4em; }
 details summary { cursor: pointer; color: #444; } .wide { max-width: 100%; }
@@ -416,7 +416,7 @@ tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.re
 <section id="targets">
 <h2>Per account and region</h2>
 {{if .Targets}}<table class="targets"><tr><th>account</th><th>region</th><th class="n">sessions</th><th class="n">finding rows</th><th class="n">to review</th><th>rows by finding</th><th>coverage (runs exported)</th><th>last run (UTC)</th></tr>
-{{range $i, $t := .Targets}}{{if lt $i $.MaxTargets}}{{with $t}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td>{{.Account}}</td><td>{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
+{{range $i, $t := .Targets}}{{if lt $i $.MaxTargets}}{{with $t}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td class="id">{{.Account}}</td><td class="id">{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
 {{end}}{{end}}{{end}}</table>{{if gt (len .Targets) .MaxTargets}}<p>… and {{sub (len .Targets) .MaxTargets}} more in <a href="targets.csv">targets.csv</a>.</p>{{else}}<p>Every line in <a href="targets.csv">targets.csv</a>.</p>{{end}}{{else}}<p class="none">none</p>{{end}}
 </section>
 

@@ -21,9 +21,10 @@ const (
 	qNodes     = "machine-names"
 )
 
-// contextDays is how far before a period the names of accounts and
-// machines are looked up: a node snapshot is daily, an account's name
-// rarely changes.
+// contextDays is how far before and after a period the names of accounts
+// and machines are looked up (the latest snapshot wins): a node snapshot
+// is daily, an account's name rarely changes, and a report made the day
+// after a period may find only that day's snapshot.
 const contextDays = 31
 
 // TargetRow is one account and region of the report.
@@ -71,7 +72,7 @@ ORDER BY account_id, region`, findings.Once(w), findings.OnceTable, findings.Onc
 // stack or an archive without the table just shows ids).
 func nameQueries(w findings.Window) []named {
 	first := w.From.UTC().AddDate(0, 0, -contextDays).Format(time.DateOnly)
-	_, last := w.Dates()
+	last := w.To.UTC().Add(-time.Millisecond).AddDate(0, 0, contextDays).Format(time.DateOnly)
 	return []named{
 		{name: qAccounts, keep: -1, sql: fmt.Sprintf(`SELECT account_id, max_by(name, captured_at) AS name
 FROM accounts

@@ -109,13 +109,14 @@ func Heatmap(title, unit string, rows, cols []string, counts [][]int64) template
 	}
 	// The scale: what each shade means.
 	y := top + cell*len(rows) + 12
-	fmt.Fprintf(&b, `<g class="scale" data-scale-max="%d"><text x="%d" y="%d" font-size="10" text-anchor="end">%s</text>`, peak, left-4, y+11, esc(unit))
+	fmt.Fprintf(&b, `<g class="scale" data-scale-max="%d">`, peak)
 	for k := range 5 {
 		v := peak * int64(k) / 4
 		x := left + k*72
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="14" fill="#4477aa" fill-opacity="%.2f" stroke="#ddd"/><text x="%d" y="%d" font-size="10">%d</text>`,
 			x, y, cell, heatShade(float64(k)/4), x+cell+4, y+11, v)
 	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10">%s per cell</text>`, left+5*72, y+11, esc(unit))
 	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
 }

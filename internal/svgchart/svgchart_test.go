@@ -23,7 +23,7 @@ func TestMarksCarryTheirNumbers(t *testing.T) {
 		t.Errorf("heatmap:\n%s", hm)
 	}
 	// The scale: five shades from 0 to the peak, each with its number.
-	if !strings.Contains(hm, `data-scale-max="8"`) || !strings.Contains(hm, ">sessions</text>") {
+	if !strings.Contains(hm, `data-scale-max="8"`) || !strings.Contains(hm, ">sessions per cell</text>") {
 		t.Errorf("heatmap has no scale:\n%s", hm)
 	}
 	for _, n := range []string{">0<", ">2<", ">4<", ">6<", ">8<"} {
