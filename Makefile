@@ -98,6 +98,12 @@ bench-function:
 minio:
 	bash .ci/minio.sh
 
+## kms: local-kms, the KMS emulator the signing tests run (internal/kmstest),
+## built once per machine into $HOME/.cache/session-audit/local-kms/<version>/
+.PHONY: kms
+kms:
+	bash .ci/kms.sh
+
 ## run: the main job on the built-in emulators, then a summary of what it
 ## wrote; each run replaces the previous run's export in out/ (--clean).
 ## Built without cgo, so without DuckDB (the Athena emulator, which only

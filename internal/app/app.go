@@ -11,10 +11,12 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/config"
+	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/export"
 	"github.com/session-audit/session-audit/internal/handler"
 	"github.com/session-audit/session-audit/internal/nodes"
@@ -96,6 +98,13 @@ func Wire(cfg config.Config, c awsclients.Clients, logger *slog.Logger, now func
 	}
 	if c.Throttles != nil {
 		exp.Throttles = c.Throttles.Load
+	}
+	if cfg.Digests {
+		w := &digest.Writer{S3: c.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Now: now}
+		if cfg.DigestKey != "" {
+			w.Signer = &digest.Signer{API: kms.NewFromConfig(c.Base.Config), KeyID: cfg.DigestKey}
+		}
+		exp.Digests = w
 	}
 	targets := awsclients.NewTargets(c.Base, c.SSM, c.Region, cfg.MemberRole, cfg.MemberExternalID)
 	return &handler.Handler{

@@ -72,6 +72,9 @@ Commands:
             validate an exceptions file before uploading it to
             <prefix>/exceptions.yaml (exit 1 when the report would not apply
             an entry, or could not read the file)
+  verify    check the archive read-only: objects against manifests, a manifest
+            for every slot, the digests' chain and signatures; one JSON line
+            per problem (exit 3), 0 when verified, 1 when S3 could not be read
   emulate   start the SSM and STS emulators and the S3 server on local ports
             and print the environment that points the function at them
   help      print this help
@@ -86,7 +89,8 @@ AWS_ENDPOINT_URL_STS); lookup writes nothing and needs no account. With
 --local they start the emulators in-process and keep the bucket's objects
 under --out (the bucket is AUDIT_BUCKET when set, else session-audit-local).
 
-Exit codes: 0 success, 1 the work failed, 2 a usage or configuration error.
+Exit codes: 0 success, 1 the work failed, 2 a usage or configuration error;
+verify exits 3 when it found problems.
 
 Run 'session-audit <command> -h' for a command's flags.
 `
@@ -132,6 +136,8 @@ func Main(args []string, env Env) int {
 		err = c.report(ctx, args[1:])
 	case "org":
 		err = c.org(ctx, args[1:])
+	case "verify":
+		err = c.verify(ctx, args[1:])
 	case "exceptions":
 		err = c.exceptionsCmd(ctx, args[1:])
 	default:
@@ -140,11 +146,14 @@ func Main(args []string, env Env) int {
 	}
 	var ue usageError
 	var ce *app.ConfigError
+	var pf problemsFound
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &pf):
+		return ExitProblems
 	case errors.As(err, &ue), errors.As(err, &ce):
 		fmt.Fprintf(stderr, "session-audit %s: %v\n", args[0], err)
 		return 2

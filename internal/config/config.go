@@ -36,6 +36,12 @@ type Config struct {
 	MemberRole string
 	// MemberExternalID is sent with AssumeRole when set.
 	MemberExternalID string
+	// Digests: each run writes a digest of the manifests it wrote
+	// (AUDIT_DIGESTS, on by default).
+	Digests bool
+	// DigestKey is the KMS asymmetric key that signs digests
+	// (AUDIT_DIGEST_KEY); empty signs none.
+	DigestKey string
 	// Nodes turns the daily snapshot of the target's managed nodes
 	// (package nodes) on a scheduled run on or off: AUDIT_NODES, true
 	// unless set to false.
@@ -111,6 +117,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := c.loadMember(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadDigest(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -60,11 +60,19 @@ type Exporter struct {
 	// PartSize overrides the multipart part size (store.PartSize); for
 	// tests only, as S3 refuses parts under 5 MiB.
 	PartSize int
+	// Digests, when set, records the manifests of each run that wrote any
+	// (internal/digest).
+	Digests Recorder
 
 	// claimFn, set by plan on a run's copy of the exporter, claims the
 	// run's slots in the target's state; claimed says it did.
 	claimFn func(context.Context) error
 	claimed bool
+}
+
+// Recorder records the manifests a run of one account and region wrote.
+type Recorder interface {
+	Record(ctx context.Context, account, region string, manifests []string) (string, error)
 }
 
 // SlotResult is the outcome of one slot, as the response reports it.
@@ -347,10 +355,39 @@ func (e *Exporter) run(ctx context.Context, mode string, keys store.Keys, slots 
 		res.Slots = append(res.Slots, r)
 		res.Rows += r.Rows
 	}
+	if err := e.recordDigest(ctx, res); err != nil {
+		errs = append(errs, err)
+	}
 	if len(unwritten) > 0 {
 		return res, &SlotsError{Unwritten: unwritten, Err: errors.Join(errs...)}
 	}
-	return res, nil
+	return res, errors.Join(errs...)
+}
+
+// recordDigest hands the manifests the run wrote to the digest recorder,
+// on a context that a cancelled run does not cancel, ending cancelMargin
+// before the invocation's deadline (commitTimeout without one).
+func (e *Exporter) recordDigest(ctx context.Context, res Result) error {
+	if e.Digests == nil || len(res.Slots) == 0 {
+		return nil
+	}
+	keys := make([]string, len(res.Slots))
+	for i, s := range res.Slots {
+		keys[i] = s.Manifest
+	}
+	cancel := context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d.Add(-cancelMargin))
+	} else {
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	}
+	defer cancel()
+	key, err := e.Digests.Record(ctx, res.Account, res.Region, keys)
+	if err != nil {
+		return fmt.Errorf("digest of the run: %w", err)
+	}
+	e.log().Info("digest written", "digest", key, "manifests", len(keys))
+	return nil
 }
 
 // slot exports one slot: active count first (a session that ends meanwhile

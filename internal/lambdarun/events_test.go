@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/session-audit/session-audit/internal/config"
+	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/ssmfake"
 	"github.com/session-audit/session-audit/internal/store"
@@ -527,15 +528,24 @@ func TestEventsThroughRIE(t *testing.T) {
 	}
 
 	// Everything in the bucket was named by an answer, but the target's
-	// state object (what its runs owe): nothing else written.
+	// state object (what its runs owe) and the runs' digests (package
+	// digest): nothing else written.
 	state := keys.StateKey()
 	if _, ok := listing(t, emu)[state]; !ok {
 		t.Errorf("the bucket holds no state object %s", state)
 	}
+	digests := 0
 	for k := range listing(t, emu) {
+		if digest.IsDigestKey(keys.Prefix, k) || strings.HasPrefix(k, digest.HeadRoot(keys.Prefix)) {
+			digests++
+			continue
+		}
 		if !written[k] && k != state {
 			t.Errorf("the bucket holds %s, which no answer named", k)
 		}
+	}
+	if digests == 0 {
+		t.Error("the runs that wrote manifests wrote no digest")
 	}
 
 	checkLogs(t, r)

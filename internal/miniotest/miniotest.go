@@ -13,18 +13,17 @@ package miniotest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/session-audit/session-audit/internal/cachedbin"
 )
 
 // Version is the MinIO module version that .ci/minio.sh builds with
@@ -48,33 +47,17 @@ const readyTimeout = 60 * time.Second
 // stopTimeout is how long a server gets to exit after SIGTERM before SIGKILL.
 const stopTimeout = 10 * time.Second
 
+// binary is the server as `make minio` builds it.
+var binary = cachedbin.Binary{Name: "minio", Version: Version, File: "minio", Env: BinaryEnv, Make: "make minio"}
+
 // BinaryPath is where `make minio` installs the binary:
 // $HOME/.cache/session-audit/minio/<Version>/minio, so that a version bump
 // builds a new one.
-func BinaryPath() (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("minio binary: %w", err)
-	}
-	return filepath.Join(home, ".cache", "session-audit", "minio", Version, "minio"), nil
-}
+func BinaryPath() (string, error) { return binary.Path() }
 
-// Binary returns the MinIO binary to run: $SESSION_AUDIT_MINIO_BIN if set,
-// else BinaryPath(). It is an error if that file is not there.
-func Binary() (string, error) {
-	path := os.Getenv(BinaryEnv)
-	if path == "" {
-		p, err := BinaryPath()
-		if err != nil {
-			return "", err
-		}
-		path = p
-	}
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("minio binary %s: %w", path, err)
-	}
-	return path, nil
-}
+// Binary returns the binary to run: $SESSION_AUDIT_MINIO_BIN if set, else BinaryPath().
+// It is an error if that file is not there.
+func Binary() (string, error) { return binary.Find() }
 
 // Server is a running MinIO server.
 type Server struct {
@@ -95,13 +78,7 @@ type Server struct {
 // naming `make minio`, or fails it when CI=true.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v: CI must run the MinIO tests; build it with `make minio` (.ci/run does)", err)
-		}
-		t.Skipf("%v: run `make minio` to build it (once per machine), or set %s", err, BinaryEnv)
-	}
+	bin := binary.Require(t, "MinIO")
 	dir := t.TempDir()
 	// A free port can be taken between our probe and MinIO's listen; a
 	// server that exits before it is ready is tried again on another one.
@@ -184,24 +161,7 @@ func (s *Server) waitReady() error {
 // Stop ends the server: SIGTERM to its PID, then SIGKILL if it has not
 // exited in time. Stopping a stopped server does nothing.
 func (s *Server) Stop() error {
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal pid %d: %w", s.PID, err)
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill pid %d: %w", s.PID, err)
-	}
-	<-s.done
-	return fmt.Errorf("pid %d ignored SIGTERM for %s and was killed", s.PID, stopTimeout)
+	return cachedbin.Stop(s.cmd, s.done, stopTimeout)
 }
 
 // Logs is what the server has printed so far.

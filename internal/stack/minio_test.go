@@ -46,7 +46,7 @@ func TestFunctionRoleOnMinIO(t *testing.T) {
 	)
 	stmts := roleStatements(t, resolve(t, loadTemplate(t), map[string]string{"ExistingBucketName": bucket, "Prefix": prefix}))
 	objects, list := stmts["AuditObjects"], stmts["ListAuditFolders"]
-	if len(objects.Actions) == 0 || len(list.Condition["StringLike"]["s3:prefix"]) != 3 {
+	if len(objects.Actions) == 0 || len(list.Condition["StringLike"]["s3:prefix"]) != 4 {
 		t.Fatalf("template statements AuditObjects %+v, ListAuditFolders %+v", objects, list)
 	}
 

@@ -254,7 +254,7 @@ func TestOrgFunctionEnvironment(t *testing.T) {
 	// exporter's defaults and do not affect Plan or Coverage.
 	ignored := map[string]bool{"AUDIT_FILTER_TARGET": true, "AUDIT_FILTER_OWNER": true, "AUDIT_FILTER_STATUS": true,
 		"AUDIT_FILTER_ACCESS_TYPE": true, "AUDIT_CONCURRENCY": true, "AUDIT_S3_PATH_STYLE": true,
-		"AUDIT_MEMBER_ROLE": true, "AUDIT_MEMBER_EXTERNAL_ID": true, "AUDIT_NODES": true}
+		"AUDIT_MEMBER_ROLE": true, "AUDIT_MEMBER_EXTERNAL_ID": true, "AUDIT_NODES": true, "AUDIT_DIGESTS": true, "AUDIT_DIGEST_KEY": true}
 	for k := range read {
 		if _, ok := env[k]; !ok && !ignored[k] {
 			t.Errorf("the org function reads %s, which template.yaml does not set", k)

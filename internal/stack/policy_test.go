@@ -87,7 +87,7 @@ func TestFunctionRoleIsLeastPrivilege(t *testing.T) {
 					Resources: []string{"arn:aws:s3:::" + tc.bucket + "/" + tc.prefix + "/*"}},
 				"ListAuditFolders": {Sid: "ListAuditFolders", Effect: "Allow", Actions: []string{"s3:ListBucket"},
 					Resources: []string{"arn:aws:s3:::" + tc.bucket},
-					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/manifests/*", tc.prefix + "/sessions/*", tc.prefix + "/state/*"}}}},
+					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/manifests/*", tc.prefix + "/sessions/*", tc.prefix + "/state/*", tc.prefix + "/digests/*"}}}},
 				"SendFailures": {Sid: "SendFailures", Effect: "Allow", Actions: []string{"sqs:SendMessage"}, Resources: []string{"{{FailureQueue.Arn}}"}},
 				"WriteLogs": {Sid: "WriteLogs", Effect: "Allow", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
 					Resources: []string{"{{FunctionLogGroup.Arn}}"}},

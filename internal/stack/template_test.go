@@ -295,7 +295,7 @@ func TestFunctionEnvironment(t *testing.T) {
 		"AUDIT_LOOKBACK": "48h", "AUDIT_FILTER_TARGET": "", "AUDIT_FILTER_OWNER": "", "AUDIT_FILTER_STATUS": "",
 		"AUDIT_FILTER_ACCESS_TYPE": "", "AUDIT_CONCURRENCY": "8", "AUDIT_NODES": "true",
 		// Org mode only (empty outside it).
-		"AUDIT_MEMBER_ROLE": "", "AUDIT_MEMBER_EXTERNAL_ID": "",
+		"AUDIT_MEMBER_ROLE": "", "AUDIT_MEMBER_EXTERNAL_ID": "", "AUDIT_DIGESTS": "on", "AUDIT_DIGEST_KEY": "",
 		// Declared for sam local's --env-vars; empty (unset) in AWS.
 		"AUDIT_S3_PATH_STYLE": "", "AWS_ENDPOINT_URL_SSM": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL_EC2": "",
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "", "AWS_RESPONSE_CHECKSUM_VALIDATION": "",

@@ -174,6 +174,8 @@ func putJSON(ctx context.Context, api PutAPI, bucket, key, what string, v any, p
 	in := &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, ContentType: aws.String("application/json"),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		// Object Lock refuses a write without a checksum.
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	}
 	if prev == "" {
 		in.IfNoneMatch = aws.String("*")

@@ -168,6 +168,9 @@ func (u *Upload) Commit(ctx context.Context) (Object, error) {
 		out, err := u.api.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: &u.bucket, Key: &u.key, ContentType: aws.String(u.contentType), Metadata: u.metadata(),
 			Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
+			// Object Lock refuses a write without a checksum, whatever the
+			// client's default.
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
 			return Object{}, fmt.Errorf("put s3://%s/%s: %w", u.bucket, u.key, err)
