@@ -83,15 +83,7 @@ func TestAttention(t *testing.T) {
 	e.putCoverage(t, "2026-11-20",
 		`{"run_id":"r0","run_time":"2026-11-20T00:15:00Z","account_id":"333333333333","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"throttled","finished_at":"2026-11-20T00:16:00Z"}`,
 		`{"run_id":"r0","run_time":"2026-11-20T00:15:00Z","account_id":"444444444444","region":"eu-west-1","status":"failed","slots":0,"rows":0,"error":"throttled","finished_at":"2026-11-20T00:16:00Z"}`)
-	if _, err := e.reporter.Handle(context.Background(), json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)); err != nil {
-		t.Fatal(err)
-	}
-	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
-	objs := e.objects(t, folder)
-	var s auditreport.Summary
-	if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
-		t.Fatal(err)
-	}
+	folder, objs, s := e.weekly(t)
 	if s.Previous.From != week.From.AddDate(0, 0, -7) || s.Previous.To != week.From {
 		t.Errorf("previous period %+v", s.Previous)
 	}
@@ -291,4 +283,20 @@ func checkReadable(t *testing.T, page string) {
 	if i, j := strings.Index(page, `id="summary"`), strings.Index(page, `id="completeness"`); i < 0 || i > j {
 		t.Error("the summary is not at the top")
 	}
+}
+
+// weekly makes the weekly report of the fixed clock and returns its
+// folder, its objects and its summary.json.
+func (e *env) weekly(t *testing.T) (string, map[string][]byte, auditreport.Summary) {
+	t.Helper()
+	if _, err := e.reporter.Handle(context.Background(), json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
+	objs := e.objects(t, folder)
+	var s auditreport.Summary
+	if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
+		t.Fatal(err)
+	}
+	return folder, objs, s
 }

@@ -1,8 +1,6 @@
 package auditreport_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/session-audit/session-audit/internal/auditreport"
 )
 
 // TestPrintsToA4: headless Chromium prints report.html to an A4 PDF whose
@@ -30,15 +26,7 @@ func TestPrintsToA4(t *testing.T) {
 	}
 	e := newEnv(t, 3000, handmade(), nil)
 	e.put(t, prefix+"/exceptions.yaml", exceptionsYAML)
-	if _, err := e.reporter.Handle(context.Background(), json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)); err != nil {
-		t.Fatal(err)
-	}
-	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
-	objs := e.objects(t, folder)
-	var s auditreport.Summary
-	if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
-		t.Fatal(err)
-	}
+	folder, objs, s := e.weekly(t)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(page, objs[folder+"report.html"], 0o644); err != nil {

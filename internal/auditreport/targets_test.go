@@ -2,7 +2,6 @@ package auditreport_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/archive"
-	"github.com/session-audit/session-audit/internal/auditreport"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/nodes"
 	"github.com/session-audit/session-audit/internal/tablefile"
@@ -62,15 +60,7 @@ func TestPerAccountAndRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := e.reporter.Handle(ctx, json.RawMessage(`{"report":"weekly","time":"2026-11-30T06:00:00Z"}`)); err != nil {
-		t.Fatal(err)
-	}
-	folder := "ssm-sessions/reports/weekly/20261123T000000Z_20261130T000000Z/"
-	objs := e.objects(t, folder)
-	var s auditreport.Summary
-	if err := json.Unmarshal(objs[folder+"summary.json"], &s); err != nil {
-		t.Fatal(err)
-	}
+	folder, objs, s := e.weekly(t)
 	// In Go: sessions and finding rows per account/region.
 	type want struct {
 		sessions int64
