@@ -162,6 +162,7 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 	}
 	in := &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id), MaxResults: aws.Int32(1000)}
 	first := true
+	width := 0 // Athena's columns, before the shape adds any
 	for {
 		out, err := r.api.GetQueryResults(ctx, in)
 		if err != nil {
@@ -172,9 +173,12 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 				res.Columns = append(res.Columns, aws.ToString(c.Name))
 				res.Types = append(res.Types, aws.ToString(c.Type))
 			}
+			width = len(res.Columns)
 			if q.shape != nil {
 				res.Columns = q.shape.columns(res.Columns, res.Types)
-				res.Types = append(res.Types, "varchar")
+				for len(res.Types) < len(res.Columns) {
+					res.Types = append(res.Types, "varchar")
+				}
 			}
 			if w != nil {
 				if err := w.Write(res.Columns); err != nil {
@@ -190,7 +194,7 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 			res.Count++
 			if q.shape != nil {
 				// Shaped: the page keeps the shaped values, NULL as empty.
-				out := q.shape.row(record(row.Data, len(res.Columns)-1))
+				out := q.shape.row(record(row.Data, width))
 				if q.keep < 0 || len(res.Rows) < q.keep {
 					vals := make([]*string, len(out))
 					for j := range out {

@@ -75,7 +75,7 @@ GROUP BY 1
 ORDER BY sessions DESC, document`, with, findings.DefaultShell, from)},
 		// The duplicates: the first sampleRows sessions on the page, every
 		// one in duplicates.csv; every object that holds one.
-		{name: qDuplicates, keep: sampleRows, toCSV: true, sql: findings.Duplicates(w)},
+		{name: qDuplicates, keep: sampleRows, toCSV: true, sql: findings.Duplicates(w), shape: &stampShape{}},
 		{name: qDupObjects, keep: -1, sql: findings.DuplicateObjects(w)},
 	}
 	if coverageTable != "" {

@@ -619,6 +619,9 @@ func TestStrayCopy(t *testing.T) {
 		if !strings.Contains(r[slices.Index(head, "objects")], stray) {
 			t.Errorf("duplicates.csv row %v does not name %s", r, stray)
 		}
+		if _, err := time.Parse(time.RFC3339, r[slices.Index(head, "latest_export")]); err != nil || !strings.HasSuffix(r[slices.Index(head, "latest_export")], "Z") {
+			t.Errorf("duplicates.csv latest_export %q is not ISO 8601 with Z", r[slices.Index(head, "latest_export")])
+		}
 	}
 	if !slices.Equal(ids, copied) {
 		t.Errorf("duplicates.csv lists %d sessions, the copied object holds %d", len(ids), len(copied))

@@ -57,10 +57,7 @@ func index(cols []string, names ...string) int {
 }
 
 func (s *findingShape) columns(cols, types []string) []string {
-	s.ts = make([]bool, len(cols))
-	for i, t := range types {
-		s.ts[i] = strings.HasPrefix(strings.ToLower(t), "timestamp")
-	}
+	s.ts = timestamps(types)
 	s.owner = index(cols, "owner", "caller_arn")
 	s.target = index(cols, "target")
 	s.doc = index(cols, "document_name", "document")
@@ -78,11 +75,7 @@ func field(rec []string, i int) string {
 }
 
 func (s *findingShape) row(rec []string) []string {
-	for i, t := range s.ts {
-		if t && i < len(rec) {
-			rec[i] = isoZ(rec[i])
-		}
-	}
+	stamps(rec, s.ts)
 	r := exceptions.Row{Finding: s.finding, Owner: field(rec, s.owner), Target: field(rec, s.target), Document: field(rec, s.doc)}
 	if s.target < 0 && s.account >= 0 {
 		r.Target = field(rec, s.account) + "/" + field(rec, s.region)
@@ -121,4 +114,36 @@ func isoZ(v string) string {
 		}
 	}
 	return v
+}
+
+// stampShape only writes a query's timestamps as ISO 8601 with Z: the
+// CSVs that are not findings (duplicates.csv).
+type stampShape struct{ ts []bool }
+
+func (s *stampShape) columns(cols, types []string) []string {
+	s.ts = timestamps(types)
+	return cols
+}
+
+func (s *stampShape) row(rec []string) []string {
+	stamps(rec, s.ts)
+	return rec
+}
+
+// timestamps says which of a result's columns are timestamps.
+func timestamps(types []string) []bool {
+	ts := make([]bool, len(types))
+	for i, t := range types {
+		ts[i] = strings.HasPrefix(strings.ToLower(t), "timestamp")
+	}
+	return ts
+}
+
+// stamps rewrites rec's timestamps as ISO 8601 with Z.
+func stamps(rec []string, ts []bool) {
+	for i, t := range ts {
+		if t && i < len(rec) {
+			rec[i] = isoZ(rec[i])
+		}
+	}
 }
