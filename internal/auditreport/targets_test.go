@@ -135,3 +135,27 @@ func TestPerAccountAndRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesAreOptional: where the nodes and accounts tables cannot be read
+// (a stack without them), the report is still written, with the ids.
+func TestNamesAreOptional(t *testing.T) {
+	e := newEnv(t, 300, handmade(), func(q string) string {
+		if strings.Contains(q, "FROM nodes") || strings.Contains(q, "FROM accounts") {
+			return "TABLE_NOT_FOUND: line 1:1: Table 'session_audit.nodes' does not exist"
+		}
+		return ""
+	})
+	folder, objs, s := e.weekly(t)
+	if len(s.Targets) != 1 || s.Targets[0].AccountName != "" || s.Targets[0].Sessions != int64(len(inWeek(e.history))) {
+		t.Errorf("targets %+v", s.Targets)
+	}
+	page := string(objs[folder+"report.html"])
+	if !strings.Contains(page, `<td class="id">`+account+`</td>`) || !strings.Contains(page, ">i-0handmade0000001<") {
+		t.Error("the page does not show the account and the machine by id")
+	}
+	for _, q := range s.Queries {
+		if q.Name == "account-names" || q.Name == "machine-names" {
+			t.Errorf("the failed lookup %s is listed among the report's queries", q.Name)
+		}
+	}
+}
