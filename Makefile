@@ -118,7 +118,7 @@ run:
 ## different histories of the same account. `make report REPORT_OUT=out/org`
 ## reports it, with its coverage.
 run-org:
-	$(GO) run ./cmd/session-audit org --local --out out/org
+	CGO_ENABLED=0 $(GO) run ./cmd/session-audit org --local --out out/org
 
 clean:
 	rm -rf .aws-sam out bin

@@ -325,6 +325,9 @@ func TestRunLinksNoDuckDB(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^run:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit `).Match(makefile) {
 		t.Error("the Makefile's run target does not build ./cmd/session-audit with CGO_ENABLED=0")
 	}
+	if !regexp.MustCompile(`(?m)^run-org:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit org `).Match(makefile) {
+		t.Error("the Makefile's run-org target does not build ./cmd/session-audit with CGO_ENABLED=0")
+	}
 	deps := func(cgo string) []string {
 		t.Helper()
 		cmd := exec.Command("go", "list", "-deps", "./cmd/session-audit")
