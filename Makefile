@@ -118,7 +118,7 @@ run:
 ## different histories of the same account. `make report REPORT_OUT=out/org`
 ## reports it, with its coverage.
 run-org:
-	$(GO) run ./cmd/session-audit org --local --out out/org
+	CGO_ENABLED=0 $(GO) run ./cmd/session-audit org --local --out out/org
 
 clean:
 	rm -rf .aws-sam out bin
@@ -142,9 +142,12 @@ REPORT_OUT ?= out
 report:
 	$(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)
 
-## report-screenshot: `make report`, then headless Chromium renders
-## report.html to docs/report.png (needs the Debian package chromium)
+## report-screenshot: `make report` with the example exceptions file
+## (docs/exceptions.example.yaml, uploaded to the local bucket), then
+## headless Chromium renders report.html to docs/report.png (needs the
+## Debian package chromium)
 REPORT_PNG ?= docs/report.png
+report-screenshot: REPORT_FLAGS ?= --exceptions docs/exceptions.example.yaml
 report-screenshot:
 	@command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
 	@page=$$($(GO) run ./cmd/session-audit report --out $(REPORT_OUT) $(REPORT_FLAGS)) && profile=$$(mktemp -d) && \

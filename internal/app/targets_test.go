@@ -224,4 +224,10 @@ func TestMemberRegionRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") || !strings.Contains(err.Error(), "account "+member+" region eu-west-1") {
 		t.Errorf("STS refusing the function's own token: %v; want a failure naming the target", err)
 	}
+	// A lookup too: the function's own credentials refused is a failure,
+	// not a region-disabled target.
+	out, err := h.Handle(lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: fnARN}), json.RawMessage(`{"sessionId":"x-0123456789abcdef0","account":"`+member+`","region":"eu-west-1"}`))
+	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
+		t.Errorf("lookup with the function's own token refused: %+v, %v; want a failure", out, err)
+	}
 }

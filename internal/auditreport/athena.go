@@ -76,6 +76,8 @@ type named struct {
 	name, sql string
 	keep      int
 	toCSV     bool
+	// shape, when set, turns each row into its CSV's (and the page's).
+	shape shaper
 }
 
 // runAll starts every query, then waits for each and reads its rows. The
@@ -160,6 +162,7 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 	}
 	in := &athena.GetQueryResultsInput{QueryExecutionId: aws.String(id), MaxResults: aws.Int32(1000)}
 	first := true
+	width := 0 // Athena's columns, before the shape adds any
 	for {
 		out, err := r.api.GetQueryResults(ctx, in)
 		if err != nil {
@@ -169,6 +172,13 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 			for _, c := range out.ResultSet.ResultSetMetadata.ColumnInfo {
 				res.Columns = append(res.Columns, aws.ToString(c.Name))
 				res.Types = append(res.Types, aws.ToString(c.Type))
+			}
+			width = len(res.Columns)
+			if q.shape != nil {
+				res.Columns = q.shape.columns(res.Columns, res.Types)
+				for len(res.Types) < len(res.Columns) {
+					res.Types = append(res.Types, "varchar")
+				}
 			}
 			if w != nil {
 				if err := w.Write(res.Columns); err != nil {
@@ -182,6 +192,23 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 				continue // the header row
 			}
 			res.Count++
+			if q.shape != nil {
+				// Shaped: the page keeps the shaped values, NULL as empty.
+				out := q.shape.row(record(row.Data, width))
+				if q.keep < 0 || len(res.Rows) < q.keep {
+					vals := make([]*string, len(out))
+					for j := range out {
+						vals[j] = &out[j]
+					}
+					res.Rows = append(res.Rows, vals)
+				}
+				if w != nil {
+					if err := w.Write(out); err != nil {
+						return Result{}, fmt.Errorf("athena query %s (%s): csv: %w", id, name, err)
+					}
+				}
+				continue
+			}
 			if q.keep < 0 || len(res.Rows) < q.keep {
 				vals := make([]*string, len(row.Data))
 				for j, d := range row.Data {
@@ -213,6 +240,17 @@ func (r *runner) results(ctx context.Context, q named, id string) (res Result, e
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// record is a row's values, NULL as empty, n of them.
+func record(data []types.Datum, n int) []string {
+	out := make([]string, n)
+	for j := range out {
+		if j < len(data) {
+			out[j] = aws.ToString(data[j].VarCharValue)
+		}
+	}
+	return out
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -16,8 +16,11 @@ type Response struct {
 	Findings map[string]int `json:"findings"`
 	// Duplicates is how many sessions the table holds more than once in
 	// the period (each counted once above; the report names them).
-	Duplicates int      `json:"duplicates"`
-	Queries    []Result `json:"queries"`
+	Duplicates int `json:"duplicates"`
+	// DaysMissing are the days of the period the archive lacks for an
+	// account/region, as date ranges; absent when none.
+	DaysMissing []string `json:"daysMissing,omitempty"`
+	Queries     []Result `json:"queries"`
 }
 
 // Handle decodes the event and makes its report: the Lambda handler.
@@ -35,6 +38,9 @@ func (r *Reporter) Handle(ctx context.Context, raw json.RawMessage) (*Response, 
 	}
 	out := &Response{Kind: s.Kind, From: s.From.Format("2006-01-02T15:04:05Z"), To: s.To.Format("2006-01-02T15:04:05Z"),
 		Location: s.Location, Sessions: s.Sessions, Findings: map[string]int{}, Duplicates: s.Complete.Duplicates.Sessions, Queries: s.Queries}
+	if len(s.Complete.DaysMissing) > 0 {
+		out.DaysMissing = s.Complete.DaysMissing
+	}
 	for _, f := range s.Findings {
 		out.Findings[f.ID] = f.Count
 	}

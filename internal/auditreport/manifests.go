@@ -34,6 +34,10 @@ type Completeness struct {
 	// RowsInManifests is the rows the manifests record: it equals the
 	// sessions Athena counts when the archive is whole.
 	RowsInManifests int64 `json:"rowsInManifests"`
+	// DaysMissing are the UTC days of the period (as date ranges, such as
+	// "2026-11-03 – 2026-11-05") on which an account/region has no
+	// manifest at all: the archive lacks those days.
+	DaysMissing []string `json:"daysMissing"`
 	// Coverage is the organization's coverage over the period, when the
 	// stack has coverage records.
 	Coverage *Coverage `json:"coverage"`
@@ -186,6 +190,21 @@ func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) C
 	if len(names) == 0 {
 		names = []string{"(the exporter's account/region)"}
 	}
+	haveDay := map[string]bool{}
+	for k := range have {
+		t, start, _ := strings.Cut(k, " ")
+		haveDay[t+" "+start[:len(time.DateOnly)]] = true
+	}
+	var missingDays []time.Time
+	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.AddDate(0, 0, 1) {
+		for _, t := range names {
+			if !haveDay[t+" "+day.Format(time.DateOnly)] {
+				missingDays = append(missingDays, day)
+				break
+			}
+		}
+	}
+	c.DaysMissing = DateRanges(missingDays)
 	for _, t := range names {
 		for s := from.UTC().Truncate(slot); s.Before(to); {
 			l := slot
@@ -202,4 +221,23 @@ func completeness(ms []store.Manifest, from, to time.Time, slot time.Duration) C
 		}
 	}
 	return c
+}
+
+// DateRanges writes ascending UTC days as ranges of consecutive days:
+// "2026-11-03 – 2026-11-05", "2026-11-20".
+func DateRanges(days []time.Time) []string {
+	out := []string{}
+	for i := 0; i < len(days); {
+		j := i
+		for j+1 < len(days) && days[j+1].Equal(days[j].AddDate(0, 0, 1)) {
+			j++
+		}
+		r := days[i].Format(time.DateOnly)
+		if j > i {
+			r += " – " + days[j].Format(time.DateOnly)
+		}
+		out = append(out, r)
+		i = j + 1
+	}
+	return out
 }

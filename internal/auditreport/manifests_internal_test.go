@@ -1,6 +1,7 @@
 package auditreport
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,30 @@ func TestCompletenessCountsKeptAndPending(t *testing.T) {
 	}
 	if len(c.SlotsMissing) != 1 || c.SlotsMissing[0] != "111122223333/eu-west-1 2026-11-26T00:00:00Z" {
 		t.Errorf("missing %v", c.SlotsMissing)
+	}
+}
+
+// TestDaysMissing: the days on which an account/region has no manifest,
+// as ranges of consecutive days.
+func TestDaysMissing(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, 1+d, 0, 0, 0, 0, time.UTC) }
+	var ms []store.Manifest
+	for d := range 30 {
+		// a: every day but the 3rd-5th and the 20th; b: every day but the 28th.
+		if d < 2 || (d > 4 && d != 19) {
+			ms = append(ms, store.Manifest{Account: "111122223333", Region: "eu-west-1", SlotStart: day(d), SlotEnd: day(d + 1)})
+		}
+		if d != 27 {
+			ms = append(ms, store.Manifest{Account: "444455556666", Region: "eu-west-1", SlotStart: day(d), SlotEnd: day(d + 1)})
+		}
+	}
+	c := completeness(ms, day(0), day(30), 24*time.Hour)
+	want := []string{"2026-11-03 – 2026-11-05", "2026-11-20", "2026-11-28"}
+	if !slices.Equal(c.DaysMissing, want) {
+		t.Errorf("days missing %v; want %v", c.DaysMissing, want)
+	}
+	if c := completeness(ms[:0], day(0), day(2), time.Hour); !slices.Equal(c.DaysMissing, []string{"2026-11-01 – 2026-11-02"}) {
+		t.Errorf("an empty archive: days missing %v", c.DaysMissing)
 	}
 }
 

@@ -75,12 +75,13 @@ GROUP BY 1
 ORDER BY sessions DESC, document`, with, findings.DefaultShell, from)},
 		// The duplicates: the first sampleRows sessions on the page, every
 		// one in duplicates.csv; every object that holds one.
-		{name: qDuplicates, keep: sampleRows, toCSV: true, sql: findings.Duplicates(w)},
+		{name: qDuplicates, keep: sampleRows, toCSV: true, sql: findings.Duplicates(w), shape: &stampShape{}},
 		{name: qDupObjects, keep: -1, sql: findings.DuplicateObjects(w)},
 	}
 	if coverageTable != "" {
 		first, last := w.Dates()
-		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported
+		qs = append(qs, named{name: qCoverage, keep: -1, sql: fmt.Sprintf(`SELECT account_id, region, count(*) AS runs, count_if(status = 'exported') AS exported,
+       max_by(status, finished_at) AS last_status, max(finished_at) AS last_run
 FROM %s
 WHERE dt BETWEEN '%s' AND '%s'
 GROUP BY account_id, region

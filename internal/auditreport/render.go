@@ -36,12 +36,28 @@ type cell struct {
 	Value            *int64
 }
 
+// targetView is a line of the per account and region table.
+type targetView struct {
+	TargetRow
+	Account string
+	// ByFinding says the rows per finding: "after-hours 12, long 1".
+	ByFinding string
+}
+
 type findingView struct {
 	FindingResult
+	Guide   findings.Guide
 	Order   string
 	Columns []string
-	Rows    [][]rowCell
+	Rows    []rowView
 	More    int
+}
+
+// rowView is a finding's row on the page: its cells, and the ticket of
+// the exception that covers it (empty when none).
+type rowView struct {
+	Cells     []rowCell
+	Exception string
 }
 
 // rowCell is a finding's cell: Text shown, Title (the whole value, such as
@@ -50,30 +66,86 @@ type rowCell struct {
 	Text, Title string
 }
 
-// columnLabels say how a finding's column is shown: principal ARNs as
-// people, the ARN in the title. This is where names from other tables
-// drop in (a target's machine name from the nodes snapshot, an account's
-// name from the accounts table): a label function per column, the value
-// kept in the title.
-var columnLabels = map[string]func(string) string{"owner": owner.Label, "caller_arn": owner.Label}
+// names are what the context tables know of the ids a report shows:
+// account names (accounts) and machine names (nodes). Either may be empty:
+// an id without a name is shown as it is.
+type names struct {
+	accounts map[string]string
+	nodes    map[string]machine
+}
+
+// account says an account as "name (id)", or the id.
+func (n names) account(id string) string {
+	if name := n.accounts[id]; name != "" {
+		return name + " (" + id + ")"
+	}
+	return id
+}
+
+// target says a session's target as what it is: an instance by its Name
+// tag or host name with the id beside it; a managed (hybrid) instance or
+// an ECS task named as such.
+func (n names) target(id string) string {
+	m, known := n.nodes[id]
+	name := cmp.Or(m.Name, m.ComputerName)
+	switch {
+	case strings.HasPrefix(id, "mi-"):
+		if name != "" {
+			return name + " (managed instance " + id + ")"
+		}
+		return "managed instance " + id
+	case strings.HasPrefix(id, "ecs:"):
+		// ecs:<cluster>_<task id>_<container runtime id>
+		parts := strings.SplitN(strings.TrimPrefix(id, "ecs:"), "_", 3)
+		if len(parts) >= 2 {
+			return "ECS task " + parts[1] + " in cluster " + parts[0]
+		}
+		return "ECS task " + strings.TrimPrefix(id, "ecs:")
+	case known && name != "":
+		return name + " (" + id + ")"
+	}
+	return id
+}
+
+// label is how a column's value is shown: principal ARNs as people,
+// targets and accounts by name, the default shell named; the value itself
+// stays in the title.
+func (n names) label(column, value string) string {
+	switch column {
+	case "owner", "caller_arn":
+		return owner.Label(value)
+	case "target":
+		return n.target(value)
+	case "account_id", "account":
+		return n.account(value)
+	}
+	return value
+}
 
 // showCell is a finding cell as shown.
-func showCell(column, value string) rowCell {
-	if label, ok := columnLabels[column]; ok && value != "" {
-		if l := label(value); l != value {
-			return rowCell{Text: l, Title: value}
-		}
+func (n names) showCell(column, value string) rowCell {
+	switch {
+	case value == "" && (column == "document_name" || column == "document"):
+		return rowCell{Text: findings.DefaultShell + " (default shell)", Title: "no document: the default shell"}
+	case value == "":
+		return rowCell{}
+	}
+	if l := n.label(column, value); l != value {
+		return rowCell{Text: l, Title: value}
 	}
 	return rowCell{Text: value}
 }
 
 type page struct {
-	S        *Summary
-	Period   string
-	Days     string
-	Charts   []chart
-	Findings []findingView
-	Params   findings.Params
+	S          *Summary
+	MaxTargets int
+	Targets    []targetView
+	Bucket     string
+	Period     string
+	Days       string
+	Charts     []chart
+	Findings   []findingView
+	Params     findings.Params
 }
 
 func v(n int64) *int64 { return &n }
@@ -101,8 +173,9 @@ func length(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-func render(s *Summary, p findings.Params) ([]byte, error) {
-	pg := page{S: s, Params: p,
+func render(s *Summary, p findings.Params, nm names) ([]byte, error) {
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(s.Location, "s3://"), "/")
+	pg := page{S: s, Params: p, Bucket: bucket, MaxTargets: sampleRows,
 		Period: s.From.Format("Mon 2 Jan 2006 15:04") + " – " + s.To.Format("Mon 2 Jan 2006 15:04") + " UTC",
 		Days:   length(s.To.Sub(s.From)),
 	}
@@ -158,7 +231,7 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 		}
 		heat.Rows = append(heat.Rows, row)
 	}
-	heat.SVG = svgchart.Heatmap(heat.Title, weekdays, hours, grid)
+	heat.SVG = svgchart.Heatmap(heat.Title, "sessions", weekdays, hours, grid)
 	pg.Charts = append(pg.Charts, heat)
 
 	same := func(k string) string { return k }
@@ -182,7 +255,7 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	}
 	pg.Charts = append(pg.Charts,
 		bars("owners", fmt.Sprintf("Top %d owners", topN), "owner", s.TopOwners, owner.Label),
-		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, same),
+		bars("targets", fmt.Sprintf("Top %d targets", topN), "target", s.TopTargets, nm.target),
 		bars("durations", "Session durations", "duration", s.Durations, same),
 		bars("documents", "Documents used", "document", s.Documents, same),
 	)
@@ -202,20 +275,63 @@ func render(s *Summary, p findings.Params) ([]byte, error) {
 	for _, f := range s.Findings {
 		res := s.results[f.ID]
 		def, _ := findings.ByID(f.ID)
-		fv := findingView{FindingResult: f, Order: def.Order, Columns: res.Columns}
+		fv := findingView{FindingResult: f, Guide: def.Guide(p), Order: def.Order, Columns: res.Columns}
 		rows := res.Rows
 		if len(rows) > sampleRows {
 			rows = rows[:sampleRows] // the CSV has them all
 		}
 		fv.More = res.Count - len(rows)
+		ex := slices.Index(res.Columns, ExceptionColumn)
 		for _, row := range rows {
-			cells := make([]rowCell, len(row))
+			var rv rowView
 			for j, x := range row {
-				cells[j] = showCell(res.Columns[j], str(x))
+				if j == ex {
+					rv.Exception = str(x)
+					continue
+				}
+				c := nm.showCell(res.Columns[j], str(x))
+				switch res.Columns[j] {
+				case "status":
+					if f.ID == "active-at-end" {
+						// Its recorded status is the one it ended with, later.
+						c = rowCell{Text: "active at the period's end", Title: "status recorded later: " + str(x)}
+					}
+				case "local_weekday":
+					if d, err := strconv.Atoi(str(x)); err == nil && d >= 1 && d <= 7 {
+						c = rowCell{Text: weekdays[d-1], Title: "ISO day " + str(x)}
+					}
+				}
+				rv.Cells = append(rv.Cells, c)
 			}
-			fv.Rows = append(fv.Rows, cells)
+			fv.Rows = append(fv.Rows, rv)
+		}
+		fv.Columns = nil
+		for j, col := range res.Columns {
+			switch {
+			case j == ex:
+				continue
+			case strings.HasPrefix(col, "local_"):
+				col += " (" + p.TimeZone + ")"
+			case j < len(res.Types) && strings.HasPrefix(strings.ToLower(res.Types[j]), "timestamp"):
+				col += " (UTC)"
+			}
+			fv.Columns = append(fv.Columns, col)
+		}
+		if ex >= 0 {
+			fv.Columns = append(fv.Columns, "expected?")
 		}
 		pg.Findings = append(pg.Findings, fv)
+	}
+	for _, t := range s.Targets {
+		tv := targetView{TargetRow: t, Account: nm.account(t.AccountID)}
+		var parts []string
+		for _, f := range s.Findings {
+			if n := t.Findings[f.ID]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", f.ID, n))
+			}
+		}
+		tv.ByFinding = strings.Join(parts, ", ")
+		pg.Targets = append(pg.Targets, tv)
 	}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, pg); err != nil {
@@ -228,6 +344,16 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"date":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"bytes": humanBytes,
 	"sub":   func(a, b int) int { return a - b },
+	"signed": func(n int) string {
+		if n > 0 {
+			return "+" + strconv.Itoa(n)
+		}
+		if n < 0 {
+			return "−" + strconv.Itoa(-n)
+		}
+		return "±0"
+	},
+	"day": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
 }).Parse(pageHTML))
 
 func humanBytes(n int64) string {
@@ -251,16 +377,33 @@ const pageHTML = `<!DOCTYPE html>
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d1d1f; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: 12.5px; } th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f3f3f3; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } td.id { white-space: nowrap; } th { background: #f3f3f3; }
 .meta td:first-child { color: #555; } .none { color: #777; font-style: italic; } .count { font-size: 1.1em; font-weight: 600; }
 figure { margin: 1em 0 2em; page-break-inside: avoid; } figcaption { font-weight: 600; margin-bottom: .4em; }
-details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
-@media print { body { margin: 0; max-width: none; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
+details summary { cursor: pointer; color: #444; } .wide { max-width: 100%; }
+table.rows, table.targets, table.summary { width: 100%; table-layout: auto; } td { overflow-wrap: anywhere; word-break: break-word; }
+tr.expected td { color: #5a6b5a; background: #f4faf4; } .review td.review, td.review strong { color: #a00; } .prev { color: #777; font-size: .9em; }
+.warn { color: #a00; } p.defines { font-weight: 600; margin-bottom: .2em; } p.review { margin-top: 0; color: #333; } .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11.5px; }
+@page { size: A4; margin: 12mm 10mm; }
+@media print { body { margin: 0; max-width: none; font-size: 11px; } table { font-size: 9.5px; } .mono { font-size: 9px; } tr { page-break-inside: avoid; } figure svg { max-width: 100%; height: auto; } #summary { page-break-after: auto; } details::details-content { content-visibility: visible; display: block; } details > summary { display: none; } h2 { page-break-after: avoid; } section { page-break-inside: auto; } }
 </style>
 </head>
 <body>
 <h1>Session audit report</h1>
 <p id="period" data-from="{{date .S.From}}" data-to="{{date .S.To}}"><strong>{{.Period}}</strong> ({{.Days}}, {{.S.Kind}}). Generated {{date .S.GeneratedAt}}. Stored at <span class="mono">{{.S.Location}}</span>.</p>
+{{with .S.Complete.DaysMissing}}<p id="days-missing" class="warn"><strong>Days missing from the archive:</strong> {{range $i, $d := .}}{{if $i}}, {{end}}{{$d}}{{end}} (UTC; no manifest for at least one account/region: sessions of those days are not in this report).</p>{{end}}
+
+<section id="summary">
+<h2>Needs attention</h2>
+<table class="summary">
+<tr><th>finding</th><th class="n">rows</th><th class="n" title="the previous period: {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC">change</th><th class="n">covered by an exception</th><th class="n">to review</th><th>rows</th></tr>
+{{range .Findings}}<tr data-summary="{{.ID}}"><td><a href="{{.Section}}">{{.Title}}</a></td><td class="n" data-count="{{.Count}}">{{.Count}}</td><td class="n" data-change="{{.Change}}" title="{{.Previous}} in the previous period">{{signed .Change}} <span class="prev">(from {{.Previous}})</span></td><td class="n" data-excepted="{{.Excepted}}">{{.Excepted}}</td><td class="n review" data-review="{{.ToReview}}">{{if .ToReview}}<strong>{{.ToReview}}</strong>{{else}}0{{end}}</td><td><a href="{{.CSV}}">{{.CSV}}</a></td></tr>
+{{end}}</table>
+<p class="note">Change: against the previous period of the same length, {{day .S.Previous.From}} – {{day .S.Previous.To}} UTC. Covered: rows an entry of the exceptions file marks as expected ({{if .S.Exceptions.Found}}<span class="mono">{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version {{.}}{{end}}{{else}}no exceptions file{{end}}).</p>
+</section>
+
+<section id="thresholds">
+<h2>Thresholds</h2>
 <table class="meta">
 <tr><td>Business hours</td><td>{{.S.Thresholds.BusinessHours}}, Monday to Friday, {{.S.Thresholds.TimeZone}}</td></tr>
 <tr><td>Long session</td><td>longer than {{.S.Thresholds.LongSession}}</td></tr>
@@ -268,6 +411,23 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <tr><td>Privileged owners (LIKE)</td><td class="mono">{{range $i, $d := .S.Thresholds.PrivilegedOwners}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
 <tr><td>Allowed source addresses</td><td class="mono">{{range $i, $d := .S.Trail.AllowedSourceCIDRs}}{{if $i}}, {{end}}{{$d}}{{else}}<span class="none">not set: sessions from outside addresses are not judged</span>{{end}}</td></tr>
 </table>
+</section>
+
+<section id="targets">
+<h2>Per account and region</h2>
+{{if .Targets}}<table class="targets"><tr><th>account</th><th>region</th><th class="n">sessions</th><th class="n">finding rows</th><th class="n">to review</th><th>rows by finding</th><th>coverage (runs exported)</th><th>last run (UTC)</th></tr>
+{{range $i, $t := .Targets}}{{if lt $i $.MaxTargets}}{{with $t}}<tr data-target="{{.Key}}" data-sessions="{{.Sessions}}" data-rows="{{.Rows}}" data-review="{{.ToReview}}"><td class="id">{{.Account}}</td><td class="id">{{.Region}}</td><td class="n">{{.Sessions}}</td><td class="n">{{.Rows}}</td><td class="n">{{.ToReview}}</td><td>{{if .ByFinding}}{{.ByFinding}}{{else}}<span class="none">none</span>{{end}}</td><td>{{if .Runs}}{{.LastStatus}} ({{.Exported}} of {{.Runs}}){{else}}<span class="none">no coverage records</span>{{end}}</td><td>{{if .LastRun}}{{.LastRun}}{{else}}<span class="none">–</span>{{end}}</td></tr>
+{{end}}{{end}}{{end}}</table>{{if gt (len .Targets) .MaxTargets}}<p>… and {{sub (len .Targets) .MaxTargets}} more in <a href="targets.csv">targets.csv</a>.</p>{{else}}<p>Every line in <a href="targets.csv">targets.csv</a>.</p>{{end}}{{else}}<p class="none">none</p>{{end}}
+</section>
+
+<section id="exceptions" data-found="{{.S.Exceptions.Found}}">
+<h2>Exceptions</h2>
+{{if .S.Exceptions.Found}}<p>From <span class="mono">s3://{{.Bucket}}/{{.S.Exceptions.Key}}</span>{{with .S.Exceptions.VersionID}}, version <span class="mono">{{.}}</span>{{end}}{{with .S.Exceptions.ETag}}, ETag <span class="mono">{{.}}</span>{{end}}. Invalid and expired entries are listed here and never applied; an entry that expires inside the period covers the sessions that started before its end.</p>
+{{if .S.Exceptions.Entries}}<table class="rows"><tr><th>line</th><th>finding</th><th>owner</th><th>target</th><th>document</th><th>days, hours ({{.Params.TimeZone}})</th><th>ticket</th><th>approved by</th><th>expires (last day, UTC)</th><th>state</th><th class="n">rows covered</th></tr>
+{{range .S.Exceptions.Entries}}<tr data-line="{{.Line}}" data-state="{{.State}}" data-rows="{{.Rows}}"><td class="n">{{.Line}}</td><td>{{.Finding}}</td><td class="mono">{{.Owner}}</td><td class="mono">{{.Target}}</td><td class="mono">{{.Document}}</td><td>{{.Days}} {{.Hours}}</td><td>{{.Label}}</td><td>{{.ApprovedBy}}</td><td>{{.Expires}}</td><td>{{if eq .State "invalid"}}<strong>invalid, not applied:</strong> {{range $i, $p := .Problems}}{{if $i}}; {{end}}{{$p}}{{end}}{{else if eq .State "expired"}}<strong>expired, not applied</strong>{{else if eq .State "expires"}}<strong>expires inside the period</strong>{{else}}applied{{end}}</td><td class="n">{{.Rows}}</td></tr>
+{{end}}</table>{{else}}<p class="none">the file has no entries</p>{{end}}
+{{else}}<p class="none">No exceptions file (<span class="mono">s3://{{.Bucket}}/{{.S.Exceptions.Key}}</span>): every row is to review.</p>{{end}}
+</section>
 
 <section id="cloudtrail-context" data-trail="{{if .S.Trail.On}}on{{else}}off{{end}}">
 <h2>CloudTrail context</h2>
@@ -283,7 +443,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 <h2>Completeness</h2>
 <table>
 <tr><th>Slots expected</th><td class="n" data-value="{{.S.Complete.SlotsExpected}}">{{.S.Complete.SlotsExpected}}</td><td>every slot of the period for each exported account/region</td></tr>
-<tr><th>Slots with manifests</th><td class="n" data-value="{{.S.Complete.SlotsWithManifests}}">{{.S.Complete.SlotsWithManifests}}</td><td>{{if .S.Complete.SlotsMissing}}missing: {{range $i, $m := .S.Complete.SlotsMissing}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}none missing{{end}}</td></tr>
+<tr><th>Slots with manifests</th><td class="n" data-value="{{.S.Complete.SlotsWithManifests}}">{{.S.Complete.SlotsWithManifests}}</td><td>{{if .S.Complete.SlotsMissing}}missing: {{range $i, $m := .S.Complete.SlotsMissing}}{{if $i}}, {{end}}{{$m}}{{end}}{{with sub (sub .S.Complete.SlotsExpected .S.Complete.SlotsWithManifests) (len .S.Complete.SlotsMissing)}}{{if gt . 0}} and {{.}} more{{end}}{{end}}{{else}}none missing{{end}}</td></tr>
 {{if .S.Complete.DaysOnTwoLengths}}<tr><th>Days on two slot lengths</th><td class="n" data-value="{{len .S.Complete.DaysOnTwoLengths}}">{{len .S.Complete.DaysOnTwoLengths}}</td><td>exported before each day kept one slot length; their sessions are held twice and counted once: {{range $i, $d := .S.Complete.DaysOnTwoLengths}}{{if $i}}, {{end}}{{$d}}{{end}}</td></tr>
 {{end}}<tr><th>Kept slots</th><td class="n" data-value="{{.S.Complete.SlotsKept}}">{{.S.Complete.SlotsKept}}</td><td>a re-export that found fewer sessions than the archive holds (History keeps 30 days, or the filters changed) keeps the older objects; the manifest records it under "kept"</td></tr>
 <tr><th>Sessions still pending</th><td class="n" data-value="{{.S.Complete.SessionsPending}}">{{.S.Complete.SessionsPending}}</td><td>active when their slot was exported, not yet in the archive</td></tr>
@@ -291,7 +451,7 @@ details summary { cursor: pointer; color: #444; } .wide { overflow-x: auto; } .m
 {{with .S.Complete.Duplicates}}<tr id="duplicates"><th>Sessions held more than once</th><td class="n" data-value="{{.Sessions}}">{{.Sessions}}</td><td>{{if .Sessions}}every number in this report counts each of them once, from its latest export; {{.ExtraRows}} {{if eq .ExtraRows 1}}row{{else}}rows{{end}} beyond the first copies.
 Objects that hold them: {{range $i, $o := .Objects}}{{if lt $i 20}}{{if $i}}, {{end}}<span class="mono" data-object="{{$o.Key}}">{{$o.Key}}</span> ({{$o.Count}}){{end}}{{end}}{{if gt (len .Objects) 20}} and {{sub (len .Objects) 20}} more{{end}}.
 Sessions: {{range $i, $d := .Sample}}{{if lt $i 20}}{{if $i}}; {{end}}<span class="mono" data-session="{{$d.SessionID}}">{{$d.Target}} {{$d.SessionID}}</span> ({{$d.Copies}} copies){{end}}{{end}}{{if gt .Sessions 20}} and {{sub .Sessions 20}} more{{end}}; every one with its objects in <span class="mono">{{.CSV}}</span>.{{else}}none: each session is held once{{end}}</td></tr>
-{{end}}<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if $i}}, {{end}}{{$t}}{{else}}<span class="none">none</span>{{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
+{{end}}<tr><th>Accounts × regions</th><td class="n">{{len .S.Complete.Targets}}</td><td>{{range $i, $t := .S.Complete.Targets}}{{if lt $i 20}}{{if $i}}, {{end}}{{$t}}{{end}}{{else}}<span class="none">none</span>{{end}}{{if gt (len .S.Complete.Targets) 20}} and {{sub (len .S.Complete.Targets) 20}} more (targets.csv){{end}}{{with .S.Complete.Coverage}}; coverage records: {{.Covered}} of {{.Targets}} covered in every run{{end}}</td></tr>
 </table>
 </section>
 
@@ -317,9 +477,11 @@ Sessions: {{range $i, $d := .Sample}}{{if lt $i 20}}{{if $i}}; {{end}}<span clas
 
 {{range .Findings}}<section id="finding-{{.ID}}" data-finding="{{.ID}}" data-count="{{.Count}}">
 <h2>{{.Title}}</h2>
-<p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}; every row in <span class="mono">{{.CSV}}</span>{{if .Rows}}; {{.Order}}{{end}}.</p>
+<p class="defines">{{.Guide.Defines}}</p>
+<p class="review">{{.Guide.Review}}</p>
+<p><span class="count">{{.Count}}</span> {{if eq .Count 1}}row{{else}}rows{{end}}{{if .Excepted}}, {{.Excepted}} covered by an exception, {{.ToReview}} to review{{end}}; every row in <a class="mono" href="{{.CSV}}">{{.CSV}}</a>{{if .Rows}}; {{.Order}}{{end}}.</p>
 {{if .Rows}}<div class="wide"><table class="rows"><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Exception}} class="expected" data-exception="{{.Exception}}"{{end}}>{{range .Cells}}<td{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}<td>{{if .Exception}}expected: {{.Exception}}{{else}}<span class="none">review</span>{{end}}</td></tr>
 {{end}}</table></div>{{if .More}}<p>… and {{.More}} more in {{.CSV}}.</p>{{end}}
 {{else}}<p class="none">none</p>{{end}}
 </section>

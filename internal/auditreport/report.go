@@ -62,6 +62,31 @@ type FindingResult struct {
 	CSV     string `json:"csv"`
 	QueryID string `json:"queryExecutionId"`
 	Scanned int64  `json:"dataScannedInBytes"`
+	// Previous is the count over the previous period of the same length;
+	// Change is Count − Previous.
+	Previous int `json:"previous"`
+	Change   int `json:"change"`
+	// Excepted is the rows an exception covers; ToReview the rest.
+	Excepted int `json:"excepted"`
+	ToReview int `json:"toReview"`
+	// Section is the link to the finding's section of report.html.
+	Section string `json:"section"`
+	// PerTarget is the rows per account/region ("account/region").
+	PerTarget map[string]int `json:"perTarget"`
+}
+
+// Period is a range [From, To).
+type Period struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// previousName is the query of a finding's count over the previous period.
+func previousName(id string) string { return "previous-" + id }
+
+// countSQL counts the rows of a finding's query.
+func countSQL(sql string) string {
+	return "SELECT count(*) AS n FROM (\n" + sql + "\n) AS finding"
 }
 
 // Count is a key and its number.
@@ -88,6 +113,14 @@ type Summary struct {
 	Durations   []Count         `json:"durations"`
 	Documents   []Count         `json:"documents"`
 	Findings    []FindingResult `json:"findings"`
+	// Previous is the period the changes are counted against: the same
+	// length, just before.
+	Previous Period `json:"previousPeriod"`
+	// Targets is every account and region of the period: its sessions,
+	// findings and coverage.
+	Targets []TargetRow `json:"targets"`
+	// Exceptions is the exceptions file applied, and its entries.
+	Exceptions ExceptionsInfo `json:"exceptions"`
 	// Trail is the CloudTrail context: off (Location empty) or its counts.
 	Trail   TrailContext `json:"cloudtrail"`
 	Queries []Result     `json:"queries"`
@@ -116,15 +149,26 @@ type Thresholds struct {
 func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	c := r.Config
 	w := findings.Window{From: req.From, To: req.To}
+	// The previous period of the same length, for each finding's change.
+	prev := findings.Window{From: req.From.Add(-req.To.Sub(req.From)), To: req.From}
+	// The exceptions file first: a malformed one fails the report before
+	// any query runs, and nothing is written.
+	exFile, exInfo, err := readExceptions(ctx, r.S3, c.Bucket, c.Prefix, req.From, req.To)
+	if err != nil {
+		return nil, err
+	}
+	loc := c.Params.Location()
+	shapes := map[string]*findingShape{}
 	var qs []named
 	for _, f := range findings.All {
+		sql, prevSQL, keep := f.SQL(c.Params, w), f.SQL(c.Params, prev), sampleRows
 		switch {
 		case f.Table == "coverage":
 			if c.CoverageTable == "" {
 				continue
 			}
-			qs = append(qs, named{name: f.ID, sql: strings.Replace(f.SQL(c.Params, w), "FROM coverage", "FROM "+c.CoverageTable, 1), keep: sampleRows, toCSV: true})
-			continue
+			sql = strings.Replace(sql, "FROM coverage", "FROM "+c.CoverageTable, 1)
+			prevSQL = strings.Replace(prevSQL, "FROM coverage", "FROM "+c.CoverageTable, 1)
 		case f.Table == cloudtrail.TableName:
 			if !c.Trail.On() || (f.ID == "outside-sources" && len(c.Params.AllowedSourceCIDRs) == 0) {
 				continue
@@ -132,17 +176,18 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			if f.ID == "denied" || f.ID == "clients" {
 				// Every row in memory: the trail's totals and the denied
 				// chart are summed from them, not read again from the trail.
-				qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: -1, toCSV: true})
-				continue
+				keep = -1
 			}
 		case c.Trail.On():
 			// Every session row carries its source address from the trail.
-			qs = append(qs, named{name: f.ID, sql: findings.WithSourceIP(f.SQL(c.Params, w), w), keep: sampleRows, toCSV: true})
-			continue
+			sql = findings.WithSourceIP(sql, w)
 		}
-		qs = append(qs, named{name: f.ID, sql: f.SQL(c.Params, w), keep: sampleRows, toCSV: true})
+		shapes[f.ID] = newShape(f.ID, exFile, loc, req.From)
+		qs = append(qs, named{name: f.ID, sql: sql, keep: keep, toCSV: true, shape: shapes[f.ID]},
+			named{name: previousName(f.ID), sql: countSQL(prevSQL), keep: -1})
 	}
 	qs = append(qs, aggregates(c.Params, w, c.CoverageTable)...)
+	qs = append(qs, perTargetQuery(w))
 	if c.Trail.On() {
 		qs = append(qs, trailAggregates(w)...)
 	}
@@ -158,6 +203,8 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		return nil, err
 	}
 	defer closeAll(results)
+	accountNames, machines, nameResults := r.runNames(ctx, run, w)
+	results = append(results, nameResults...)
 	ms, err := readManifests(ctx, r.S3, c.Bucket, c.Prefix, req.From, req.To)
 	if err != nil {
 		return nil, err
@@ -171,10 +218,12 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 			AllowedDocuments: c.Params.AllowedDocuments, LongSession: findings.Words(c.Params.LongSession),
 			PrivilegedOwners: c.Params.PrivilegedOwners,
 		},
-		Complete: completeness(ms, req.From, req.To, c.Slot),
-		Trail:    TrailContext{Location: c.Trail.URI, AllowedSourceCIDRs: cidrs(c.Params)},
-		Queries:  results,
-		results:  map[string]Result{},
+		Complete:   completeness(ms, req.From, req.To, c.Slot),
+		Trail:      TrailContext{Location: c.Trail.URI, AllowedSourceCIDRs: cidrs(c.Params)},
+		Previous:   Period{From: prev.From, To: prev.To},
+		Exceptions: exInfo,
+		Queries:    results,
+		results:    map[string]Result{},
 	}
 	for _, res := range results {
 		s.results[res.Name] = res
@@ -193,17 +242,50 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 		}
 		name := f.ID + ".csv"
 		objects[folder+name] = res.csv
-		s.Findings = append(s.Findings, FindingResult{ID: f.ID, Title: f.Title, Count: res.Count, CSV: name, QueryID: res.ID, Scanned: res.Scanned})
+		fr := FindingResult{ID: f.ID, Title: f.Title, Count: res.Count, CSV: name, QueryID: res.ID, Scanned: res.Scanned,
+			Section: "#finding-" + f.ID, PerTarget: map[string]int{}}
+		if sh := shapes[f.ID]; sh != nil {
+			fr.Excepted, fr.PerTarget = sh.matched, sh.perTarget
+			for i := range s.Exceptions.Entries {
+				s.Exceptions.Entries[i].Rows += sh.byEntry[s.Exceptions.Entries[i].Line]
+			}
+		}
+		fr.ToReview = fr.Count - fr.Excepted
+		if p, ok := s.results[previousName(f.ID)]; ok && len(p.Rows) == 1 {
+			n, err := num(p, p.Rows[0], 0)
+			if err != nil {
+				return nil, err
+			}
+			fr.Previous = int(n)
+			fr.Change = fr.Count - fr.Previous
+		}
+		s.Findings = append(s.Findings, fr)
+	}
+	excepted := map[string]map[string]int{}
+	for id, sh := range shapes {
+		excepted[id] = sh.excepted
+	}
+	if err := s.fillTargets(accountNames, excepted); err != nil {
+		return nil, err
 	}
 	if res, ok := s.results[qDuplicates]; ok {
 		s.Complete.Duplicates.CSV = qDuplicates + ".csv"
 		objects[folder+s.Complete.Duplicates.CSV] = res.csv
 	}
-	page, err := render(s, c.Params)
+	page, err := render(s, c.Params, names{accounts: accountNames, nodes: machines})
 	if err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)
 	}
 	objects[folder+"report.html"] = bytes.NewReader(page)
+	var ids []string
+	for _, f := range s.Findings {
+		ids = append(ids, f.ID)
+	}
+	tc, err := targetsCSV(s.Targets, ids)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", TargetsCSV, err)
+	}
+	objects[folder+TargetsCSV] = bytes.NewReader(tc)
 	js, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
@@ -217,6 +299,7 @@ func (r *Reporter) Run(ctx context.Context, req Request) (*Summary, error) {
 	if s.Complete.Duplicates.CSV != "" {
 		order = append(order, folder+s.Complete.Duplicates.CSV)
 	}
+	order = append(order, folder+TargetsCSV)
 	order = append(order, folder+"report.html")
 	for _, k := range order {
 		ct := map[bool]string{true: "text/csv; charset=utf-8", false: "application/json"}[strings.HasSuffix(k, ".csv")]

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ import (
 )
 
 var week = auditreport.LastWeek(now)
+
+// csvLink is a relative link to a CSV of the report's folder.
+var csvLink = regexp.MustCompile(`^[a-z-]+\.csv$`)
 
 // handmade sessions in the reported week, one per finding at least.
 func handmade() []types.Session {
@@ -122,7 +126,7 @@ func TestWeeklyReport(t *testing.T) {
 	for id := range predicates {
 		wantKeys = append(wantKeys, folder+id+".csv")
 	}
-	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv")
+	wantKeys = append(wantKeys, folder+"not-covered.csv", folder+"duplicates.csv", folder+"targets.csv")
 	slices.Sort(wantKeys)
 	if got := sortedKeys(objs); !slices.Equal(got, wantKeys) {
 		t.Fatalf("objects\n got %v\nwant %v", got, wantKeys)
@@ -247,14 +251,23 @@ func TestWeeklyReport(t *testing.T) {
 	// The query ids are the emulator's executions, each with bytes scanned.
 	execs := e.athena.Executions()
 	for _, q := range s.Queries {
-		if !slices.Contains(execs, q.ID) || (q.Scanned <= 0 && q.Name != "not-covered" && q.Name != "coverage-by-target") {
+		if !slices.Contains(execs, q.ID) || (q.Scanned <= 0 && !slices.Contains([]string{"not-covered", "coverage-by-target", "account-names", "machine-names"}, q.Name)) {
 			t.Errorf("query %s: id %s (known %v), scanned %d", q.Name, q.ID, slices.Contains(execs, q.ID), q.Scanned)
 		}
-		if sql := e.athena.Query(q.ID); !strings.Contains(sql, "dt BETWEEN '2026-11-23' AND '2026-11-29'") {
+		dates := "dt BETWEEN '2026-11-23' AND '2026-11-29'"
+		switch {
+		case strings.HasPrefix(q.Name, "previous-"):
+			dates = "dt BETWEEN '2026-11-16' AND '2026-11-22'" // the week before
+		case q.Name == "account-names" || q.Name == "machine-names":
+			dates = "dt BETWEEN '2026-10-23' AND '2026-12-30'" // names known in the month before and after
+		}
+		if sql := e.athena.Query(q.ID); !strings.Contains(sql, dates) {
 			t.Errorf("query %s is not pruned by dt:\n%s", q.Name, sql)
 		}
 	}
 	checkHTML(t, objs[folder+"report.html"], &s)
+	checkAuditorCSVs(t, objs, folder, &s)
+	checkReadable(t, string(objs[folder+"report.html"]))
 }
 
 func checkTop(t *testing.T, what string, got []auditreport.Count, all map[string]int64, n int) {
@@ -311,6 +324,9 @@ func checkHTML(t *testing.T, page []byte, s *auditreport.Summary) {
 		}
 		for _, a := range n.Attr {
 			k := strings.ToLower(a.Key)
+			if k == "href" && (strings.HasPrefix(a.Val, "#") || csvLink.MatchString(a.Val)) {
+				continue // the page's sections and the CSV files beside it
+			}
 			if k == "src" || k == "href" || k == "xlink:href" || k == "srcset" || k == "action" || strings.HasPrefix(k, "on") {
 				t.Errorf("<%s %s=%q> refers outside the page or runs code", n.Data, a.Key, a.Val)
 			}
@@ -602,6 +618,9 @@ func TestStrayCopy(t *testing.T) {
 		ids = append(ids, r[slices.Index(head, "session_id")])
 		if !strings.Contains(r[slices.Index(head, "objects")], stray) {
 			t.Errorf("duplicates.csv row %v does not name %s", r, stray)
+		}
+		if _, err := time.Parse(time.RFC3339, r[slices.Index(head, "latest_export")]); err != nil || !strings.HasSuffix(r[slices.Index(head, "latest_export")], "Z") {
+			t.Errorf("duplicates.csv latest_export %q is not ISO 8601 with Z", r[slices.Index(head, "latest_export")])
 		}
 	}
 	if !slices.Equal(ids, copied) {

@@ -133,7 +133,8 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 	}
 	for _, r := range recs {
 		g := group{r[col("caller_arn")], r[col("target")], r[col("error_code")]}
-		at := func(s string) string { t, _ := time.Parse(time.RFC3339, s); return t.Format("2006-01-02 15:04:05.000") }
+		// CSV timestamps are ISO 8601 in UTC with Z.
+		at := func(s string) string { t, _ := time.Parse(time.RFC3339, s); return t.UTC().Format(time.RFC3339Nano) }
 		if strconv.Itoa(denied[g]) != r[col("attempts")] || r[col("error_message")] == "" ||
 			strconv.Itoa(len(deniedIPs[g])) != r[col("source_addresses")] || at(first[g]) != r[col("first_attempt")] || at(last[g]) != r[col("last_attempt")] {
 			t.Errorf("denied row %v: want %d attempts from %d addresses, %s to %s", r, denied[g], len(deniedIPs[g]), first[g], last[g])
@@ -187,6 +188,7 @@ func TestWeeklyReportWithTrail(t *testing.T) {
 		t.Errorf("%d charts, want 9", n)
 	}
 	checkHTML(t, page, &s)
+	checkAuditorCSVs(t, objs, folder, &s)
 }
 
 // TestNoTrailSaysSo: without a trail the report states that the context is

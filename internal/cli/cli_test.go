@@ -169,10 +169,10 @@ func TestBackfillLocalIsResumable(t *testing.T) {
 	}
 }
 
-// TestBackfillKeepsEachDaysSlotLength: a day backfilled with 24h and then
-// with AUDIT_SLOT=12h is skipped as exported (its 24h slot has a manifest),
-// not exported again as two 12h slots; --force re-exports it once, on 24h.
-func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
+// backfillOneDay backfills yesterday with the default 24h slot into a fresh
+// --out, and returns the folder, the day's bounds and the command's args.
+func backfillOneDay(t *testing.T) (string, time.Time, time.Time, []string) {
+	t.Helper()
 	dir := t.TempDir()
 	end := testNow.Truncate(24 * time.Hour)
 	start := end.AddDate(0, 0, -1)
@@ -180,6 +180,14 @@ func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
 	if _, stderr, code := run(t, nil, args...); code != 0 {
 		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
 	}
+	return dir, start, end, args
+}
+
+// TestBackfillKeepsEachDaysSlotLength: a day backfilled with 24h and then
+// with AUDIT_SLOT=12h is skipped as exported (its 24h slot has a manifest),
+// not exported again as two 12h slots; --force re-exports it once, on 24h.
+func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
+	dir, start, end, args := backfillOneDay(t)
 	twelve := map[string]string{"AUDIT_SLOT": "12h", "AUDIT_LOOKBACK": "24h"}
 	_, stderr, code := run(t, twelve, args...)
 	if code != 0 || strings.Count(stderr, "already exported") != 1 || strings.Contains(stderr, "backfill slot") {
@@ -199,13 +207,7 @@ func TestBackfillKeepsEachDaysSlotLength(t *testing.T) {
 // backfill after an upgrade, or after someone deleted it), the backfill
 // still finds the day's recorded length from its manifests and skips it.
 func TestBackfillWithoutAStateObject(t *testing.T) {
-	dir := t.TempDir()
-	end := testNow.Truncate(24 * time.Hour)
-	start := end.AddDate(0, 0, -1)
-	args := []string{"backfill", "--local", "--out", dir, "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339)}
-	if _, stderr, code := run(t, nil, args...); code != 0 {
-		t.Fatalf("24h backfill: exit %d, %s", code, stderr)
-	}
+	dir, _, _, args := backfillOneDay(t)
 	states, err := filepath.Glob(filepath.Join(dir, "buckets", cli.LocalBucket, "ssm-sessions", "state", "*"))
 	if err != nil || len(states) != 1 {
 		t.Fatalf("state files %v, %v", states, err)
@@ -322,6 +324,9 @@ func TestRunLinksNoDuckDB(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^run:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit `).Match(makefile) {
 		t.Error("the Makefile's run target does not build ./cmd/session-audit with CGO_ENABLED=0")
+	}
+	if !regexp.MustCompile(`(?m)^run-org:\n\tCGO_ENABLED=0 \$\(GO\) run \./cmd/session-audit org `).Match(makefile) {
+		t.Error("the Makefile's run-org target does not build ./cmd/session-audit with CGO_ENABLED=0")
 	}
 	deps := func(cgo string) []string {
 		t.Helper()

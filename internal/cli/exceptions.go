@@ -21,12 +21,13 @@ func (c *cmd) exceptionsCmd(_ context.Context, args []string) error {
 	fs := c.flags("exceptions", "exceptions check FILE")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.usage()
 			return err
 		}
 		return usageError{err}
 	}
 	if fs.NArg() != 2 || fs.Arg(0) != "check" {
-		fs.Usage()
+		fs.usage()
 		return usageError{errors.New("want: exceptions check FILE")}
 	}
 	path := fs.Arg(1)

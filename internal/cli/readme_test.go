@@ -72,6 +72,16 @@ func TestReadmeExamplesOnAnyDay(t *testing.T) {
 					if i > 0 && args[i-1] == "--out" && (a == "out" || strings.HasPrefix(a, "out/")) {
 						args[i] = filepath.Join(dir, a)
 					}
+					if strings.HasPrefix(a, "docs/") {
+						args[i] = filepath.Join("..", "..", a) // the repository's files, from this package
+					}
+				}
+				if args[0] == "exceptions" {
+					// Reads a file, nothing else: no --local, no sessions.
+					if out, stderr, code := runAt(t, now, nil, args...); code != 0 {
+						t.Fatalf("README command %q: exit %d\n%s\n%s", c, code, out, stderr)
+					}
+					continue
 				}
 				// demo and report run on the emulators only: they have no --local.
 				if args[0] != "demo" && args[0] != "report" && !strings.Contains(c, "--local") {

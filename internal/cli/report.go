@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +48,7 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	fromS := fs.String("from", "", "custom period start (with --to): a `DATE` such as 2026-11-01 (00:00 UTC) or an RFC 3339 time such as 2026-11-01T12:00:00Z")
 	toS := fs.String("to", "", "custom period end, not included (with --from): a `DATE` (00:00 UTC) or an RFC 3339 time")
 	serve := fs.Bool("serve", false, "only serve the S3 and Athena emulators over --out, print their endpoints, and wait (for measuring the report apart from them)")
+	exFile := fs.String("exceptions", "", "upload `FILE` to the local bucket as <prefix>/exceptions.yaml before the report (what aws s3 cp does for the deployed stack); docs/exceptions.example.yaml fits the demo")
 	remote := fs.Bool("remote", false, "use the emulators at AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_ATHENA (started by --serve) instead of starting them")
 	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
@@ -104,6 +107,15 @@ func (c *cmd) report(ctx context.Context, args []string) error {
 	}
 	defer emu.Close()
 	s3c := emu.Clients().S3
+	if *exFile != "" {
+		body, err := os.ReadFile(*exFile)
+		if err != nil {
+			return usageError{fmt.Errorf("--exceptions: %w", err)}
+		}
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + "/" + auditreport.ExceptionsKey), Body: bytes.NewReader(body)}); err != nil {
+			return fmt.Errorf("--exceptions: upload %s: %w", *exFile, err)
+		}
+	}
 	fake, err := athenafake.New(athenafake.Options{
 		S3: s3c, Bucket: bucket, Database: localDatabase, WorkGroup: localWorkGroup,
 		OutputLocation: "s3://" + bucket + "/athena-results/", Dir: filepath.Join(*lf.out, ".athena"),
@@ -255,6 +267,9 @@ func (c *cmd) makeReport(ctx context.Context, cfg auditreport.Config, event, ath
 		if n, ok := out.Findings[f]; ok {
 			fmt.Fprintf(c.stderr, "  %-16s %d\n", f, n)
 		}
+	}
+	if len(out.DaysMissing) > 0 {
+		fmt.Fprintf(c.stderr, "  days missing from the archive: %s\n", strings.Join(out.DaysMissing, ", "))
 	}
 	if out.Duplicates > 0 {
 		fmt.Fprintf(c.stderr, "  %d sessions are in the table more than once (counted once; see the report's completeness and duplicates.csv)\n", out.Duplicates)

@@ -61,6 +61,23 @@ func TestReportOfTheLocalBucket(t *testing.T) {
 	if m := regexp.MustCompile(`, (\d+) sessions, `).FindStringSubmatch(stderr); m == nil || m[1] == "0" {
 		t.Errorf("the report found no sessions of the backfill: %s", stderr)
 	}
+	// A longer period than the backfill: the days the archive lacks, in
+	// one line of date ranges, on stderr and at the top of the page.
+	out, stderr, code = run(t, env, "report", "--out", dir, "--from", "2026-11-01", "--to", "2026-11-23", "--exceptions", "../../docs/exceptions.example.yaml")
+	const missing = "days missing from the archive: 2026-11-01 – 2026-11-18\n"
+	if code != 0 || !strings.Contains(stderr, missing) {
+		t.Errorf("report of 22 days: exit %d, %s; want %q", code, stderr, missing)
+	}
+	if page, err := os.ReadFile(strings.TrimSpace(out)); err != nil || !strings.Contains(string(page), "<strong>Days missing from the archive:</strong> 2026-11-01 – 2026-11-18 (UTC;") {
+		t.Errorf("report.html does not name the days missing (%v)", err)
+	}
+	// --exceptions put the example file in the bucket: the report applied it.
+	if page, _ := os.ReadFile(strings.TrimSpace(out)); !strings.Contains(string(page), `data-state="applied"`) || !strings.Contains(string(page), "OPS-112") {
+		t.Error("report.html does not list the example exceptions file's entries")
+	}
+	if _, stderr, code := run(t, env, "report", "--out", dir, "--exceptions", filepath.Join(dir, "no-such.yaml")); code != 2 || !strings.Contains(stderr, "--exceptions") {
+		t.Errorf("report --exceptions of a missing file: exit %d, %s; want 2 naming the flag", code, stderr)
+	}
 	// A bucket that holds something other than an export is named, not
 	// replaced by the demo's.
 	other := filepath.Join(dir, "buckets", "other-bucket", "notes")

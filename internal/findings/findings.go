@@ -160,7 +160,8 @@ func local(a args) string {
 	return fmt.Sprintf("start_date AT TIME ZONE '%s'", a.timeZone)
 }
 
-const sessionCols = "session_id, owner, target, status, document_name, start_date, end_date, duration_seconds"
+// sessionCols are the columns every finding over sessions starts with.
+const sessionCols = "session_id, account_id, region, owner, target, status, document_name, start_date, end_date, duration_seconds"
 
 // PerOwnerPerDay is the named query of sessions per owner per day: not a
 // finding of the report, saved beside them in the workgroup.
@@ -201,7 +202,7 @@ var All = []Finding{
 			return fmt.Sprintf(`-- Sessions whose owner matches a privileged pattern (root, break-glass
 -- roles; in LIKE, "_" matches any one character), %s.
 %s
-SELECT %s, reason
+SELECT %s, reason AS start_reason
 FROM %s
 WHERE %s
   AND (lower(owner) LIKE '%s')
@@ -214,7 +215,7 @@ ORDER BY start_date DESC, session_id`, w.describe(), Once(w), sessionCols, OnceT
 		sql: func(a args, w Window) string {
 			return fmt.Sprintf(`-- Sessions that failed, %s.
 %s
-SELECT %s, reason
+SELECT %s, reason AS start_reason
 FROM %s
 WHERE %s
   AND status = 'Failed'

@@ -148,7 +148,7 @@ var trailFindings = []Finding{
 -- %s: who, on which target, how often and why. DescribeSessions never
 -- lists them.
 %s
-SELECT caller_arn, target, error_code,
+SELECT account AS account_id, region, caller_arn, target, error_code,
        count(*) AS attempts,
        min(event_time) AS first_attempt,
        max(event_time) AS last_attempt,
@@ -156,8 +156,8 @@ SELECT caller_arn, target, error_code,
        max(error_message) AS error_message
 FROM ssm_events
 WHERE error_code IS NOT NULL
-GROUP BY caller_arn, target, error_code
-ORDER BY attempts DESC, last_attempt DESC, caller_arn, target, error_code`, w.describe(), TrailEvents(w))
+GROUP BY account, region, caller_arn, target, error_code
+ORDER BY attempts DESC, last_attempt DESC, caller_arn, target, error_code, account, region`, w.describe(), TrailEvents(w))
 		},
 	},
 	{
@@ -179,7 +179,7 @@ addressed AS (
 )
 SELECT session_id, event_name, event_time, caller_arn, source_ip, target,
        %s AS client,
-       mfa_authenticated, account, region
+       mfa_authenticated, account AS account_id, region
 FROM addressed
 WHERE %s
 ORDER BY event_time DESC, session_id, event_name`, EnvAllowedSourceCIDRs, strings.Join(list, ", "), w.describe(), TrailEvents(w),

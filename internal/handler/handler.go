@@ -180,8 +180,13 @@ func (h *Handler) lookup(ctx context.Context, self Self, req Request) (LookupRes
 	// target needs no account.
 	account, region := h.target(self, req)
 	res := LookupResponse{Mode: string(KindLookup), Sessions: []archive.Row{}, Account: account, Region: region}
+	// The member role's refusals (AccessDenied, RegionDisabledException) as
+	// for an export: InvalidClientTokenId from STS, in the function's own
+	// region, means the function's own credentials were refused, a failure.
+	refused := outcome.RefusedRole
 	api, err := h.SSM(ctx, self, account, region)
 	if err == nil {
+		refused = outcome.Refused
 		var s *types.Session
 		s, err = h.Find(ctx, api, req.SessionID)
 		if err == nil && s != nil {
@@ -193,7 +198,7 @@ func (h *Handler) lookup(ctx context.Context, self Self, req Request) (LookupRes
 		}
 	}
 	if err != nil {
-		if st, ok := outcome.Refused(err); ok {
+		if st, ok := refused(err); ok {
 			res.Status, res.Error = st, outcome.Message(err)
 			h.log().Warn("target refused the lookup", "account", account, "region", region, "status", string(st), "error", err.Error())
 			return res, nil

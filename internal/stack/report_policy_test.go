@@ -54,11 +54,11 @@ func TestReportRoleIsLeastPrivilege(t *testing.T) {
 				// default database: Athena's "Configure access to databases
 				// and tables in the AWS Glue Data Catalog" requires them.
 				"ReadCatalog": {Sid: "ReadCatalog", Effect: "Allow", Actions: []string{"glue:GetDatabase", "glue:GetDatabases", "glue:GetTable"},
-					Resources: []string{glue + "catalog", glue + "database/default", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage", glue + "table/{{GlueDatabase}}/cloudtrail"}},
+					Resources: []string{glue + "catalog", glue + "database/default", glue + "database/{{GlueDatabase}}", glue + "table/{{GlueDatabase}}/sessions", glue + "table/{{GlueDatabase}}/coverage", glue + "table/{{GlueDatabase}}/cloudtrail", glue + "table/{{GlueDatabase}}/nodes", glue + "table/{{GlueDatabase}}/accounts"}},
 				"ReadArchive": {Sid: "ReadArchive", Effect: "Allow", Actions: []string{"s3:GetObject"},
-					Resources: []string{p + "/sessions/*", p + "/manifests/*", p + "/coverage/*"}},
+					Resources: []string{p + "/sessions/*", p + "/manifests/*", p + "/coverage/*", p + "/nodes/*", p + "/accounts/*", p + "/exceptions.yaml"}},
 				"ListArchive": {Sid: "ListArchive", Effect: "Allow", Actions: []string{"s3:ListBucket"}, Resources: []string{b},
-					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/sessions/*", tc.prefix + "/manifests/*", tc.prefix + "/coverage/*", "athena-results/*"}}}},
+					Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/sessions/*", tc.prefix + "/manifests/*", tc.prefix + "/coverage/*", tc.prefix + "/nodes/*", tc.prefix + "/accounts/*", tc.prefix + "/exceptions.yaml", "athena-results/*"}}}},
 				"WriteReports": {Sid: "WriteReports", Effect: "Allow", Actions: []string{"s3:PutObject"}, Resources: []string{p + "/reports/*"}},
 				"QueryResults": {Sid: "QueryResults", Effect: "Allow",
 					Actions:   []string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"},

@@ -75,11 +75,15 @@ func legend(b *strings.Builder, series []string, x, y int) {
 	}
 }
 
+// heatShade is a heatmap cell's opacity for a share of the peak (0-1).
+func heatShade(share float64) float64 { return 0.04 + 0.96*share }
+
 // Heatmap draws counts[row][col] as shaded cells: rows are the days of the
-// week, columns the hours.
-func Heatmap(title string, rows, cols []string, counts [][]int64) template.HTML {
-	const cell, left, top = 26, 40, 18
-	w, h := left+cell*len(cols)+4, top+cell*len(rows)+4
+// week, columns the hours; under them a scale of five shades from 0 to the
+// peak, in unit.
+func Heatmap(title, unit string, rows, cols []string, counts [][]int64) template.HTML {
+	const cell, left, top, scaleH = 26, 40, 18, 34
+	w, h := left+cell*len(cols)+4, top+cell*len(rows)+4+scaleH
 	var peak int64
 	for _, r := range counts {
 		for _, v := range r {
@@ -100,10 +104,20 @@ func Heatmap(title string, rows, cols []string, counts [][]int64) template.HTML 
 				shade = float64(v) / float64(peak)
 			}
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#4477aa" fill-opacity="%.2f" stroke="#ddd" data-key="%s|%s" data-value="%d"><title>%s %s:00: %d</title></rect>`,
-				left+j*cell, top+i*cell, cell, cell, 0.04+0.96*shade, esc(r), esc(c), v, esc(r), esc(c), v)
+				left+j*cell, top+i*cell, cell, cell, heatShade(shade), esc(r), esc(c), v, esc(r), esc(c), v)
 		}
 	}
-	b.WriteString(`</svg>`)
+	// The scale: what each shade means.
+	y := top + cell*len(rows) + 12
+	fmt.Fprintf(&b, `<g class="scale" data-scale-max="%d">`, peak)
+	for k := range 5 {
+		v := peak * int64(k) / 4
+		x := left + k*72
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="14" fill="#4477aa" fill-opacity="%.2f" stroke="#ddd"/><text x="%d" y="%d" font-size="10">%d</text>`,
+			x, y, cell, heatShade(float64(k)/4), x+cell+4, y+11, v)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10">%s per cell</text>`, left+5*72, y+11, esc(unit))
+	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
 }
 

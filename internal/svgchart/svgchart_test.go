@@ -18,9 +18,18 @@ func TestMarksCarryTheirNumbers(t *testing.T) {
 	if strings.Count(st, "<rect x=") != 3+2 || strings.Contains(st, `data-key="d1|bad"`) || !strings.Contains(st, `data-key="d2|bad" data-value="1"`) {
 		t.Errorf("stacked:\n%s", st)
 	}
-	hm := string(svgchart.Heatmap("heat", []string{"Mon"}, []string{"00", "01"}, [][]int64{{0, 5}}))
-	if !strings.Contains(hm, `data-key="Mon|00" data-value="0"`) || !strings.Contains(hm, `data-key="Mon|01" data-value="5"`) {
+	hm := string(svgchart.Heatmap("heat", "sessions", []string{"Mon"}, []string{"00", "01"}, [][]int64{{0, 8}}))
+	if !strings.Contains(hm, `data-key="Mon|00" data-value="0"`) || !strings.Contains(hm, `data-key="Mon|01" data-value="8"`) {
 		t.Errorf("heatmap:\n%s", hm)
+	}
+	// The scale: five shades from 0 to the peak, each with its number.
+	if !strings.Contains(hm, `data-scale-max="8"`) || !strings.Contains(hm, ">sessions per cell</text>") {
+		t.Errorf("heatmap has no scale:\n%s", hm)
+	}
+	for _, n := range []string{">0<", ">2<", ">4<", ">6<", ">8<"} {
+		if !strings.Contains(hm[strings.Index(hm, `class="scale"`):], n) {
+			t.Errorf("the heatmap's scale does not say %s:\n%s", n, hm)
+		}
 	}
 	if e := string(svgchart.Stacked("none", nil, nil, nil)); strings.Contains(e, "data-value") {
 		t.Errorf("an empty chart has marks: %s", e)
