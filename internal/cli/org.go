@@ -202,7 +202,14 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 		"AUDIT_ORG_ROLE_ARN": "arn:aws:iam::" + localMgmtAccount + ":role/" + localOrgListRole,
 	}
 	getenv := func(k string) string { return vars[k] }
-	cfg, err := appconfig.Load(getenv)
+	// As in the stack's org mode: the exporter writes no digest; Coverage
+	// writes the run's one.
+	cfg, err := appconfig.Load(func(k string) string {
+		if k == "AUDIT_DIGESTS" {
+			return "off"
+		}
+		return vars[k]
+	})
 	if err != nil {
 		cleanup()
 		return nil, "", func() {}, fmt.Errorf("configuration: %w", err)
@@ -221,6 +228,7 @@ func (c *cmd) localOrg(lf localFlags) (*orgrun.Runner, string, func(), error) {
 	})
 	quiet := c.logger()
 	h := orgfunc.Wire(ocfg, clients.S3, orgClient, quiet, io.Discard, "session-audit-org-cli", c.clock)
+	h.UseDigests(ocfg, clients.S3, nil, localAccount, env["AWS_REGION"], c.clock)
 	exporter := app.Wire(cfg, clients, quiet, c.clock)
 	fmt.Fprintf(c.stderr, "org: emulated organization of %d accounts x %d regions (%s has no reader role, %s/%s is not enabled); objects under %s\n",
 		len(localOrgAccounts), len(localOrgRegions), localNoRoleAccount, localDisabledAcct, localDisabledReg, *lf.out)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -107,6 +108,8 @@ type Reporter struct {
 	// digest per run, named by the run id, on the chain of Account and
 	// Region (the org function's own).
 	Digests DigestRecorder
+	// Account is the chain's account; "" means the account of the invoked
+	// function's ARN (the Lambda context).
 	Account string
 	Region  string
 }
@@ -254,7 +257,14 @@ func (r *Reporter) Report(ctx context.Context, in Input) (Output, error) {
 		for _, k := range order {
 			keys = append(keys, manifests[k]...)
 		}
-		key, err := r.Digests.RecordRun(ctx, r.Account, r.Region, in.RunID, keys)
+		account := r.Account
+		if account == "" {
+			account = functionAccount(ctx)
+		}
+		if account == "" {
+			return Output{}, errors.New("coverage: the run's digest names the org function's account, which neither the configuration nor the Lambda context gives")
+		}
+		key, err := r.Digests.RecordRun(ctx, account, r.Region, in.RunID, keys)
 		if err != nil {
 			return Output{}, fmt.Errorf("coverage: %w", err)
 		}
@@ -379,4 +389,18 @@ func causeMessage(cause string) string {
 		return c.ErrorMessage
 	}
 	return cause
+}
+
+// functionAccount is the account of the invoked function's ARN in ctx's
+// Lambda context (arn:aws:lambda:region:account:function:name), or "".
+func functionAccount(ctx context.Context) string {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(lc.InvokedFunctionArn, ":")
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[4]
 }

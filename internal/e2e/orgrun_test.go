@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/session-audit/session-audit/internal/app"
 	"github.com/session-audit/session-audit/internal/config"
 	"github.com/session-audit/session-audit/internal/coverage"
+	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/emulators"
 	"github.com/session-audit/session-audit/internal/orgfake"
 	"github.com/session-audit/session-audit/internal/orgfunc"
@@ -94,9 +97,10 @@ func TestOrganizationRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The exporter, as the stack configures it in org mode.
+	// The exporter, as the stack configures it in org mode: Coverage, not
+	// each export, writes the run's digest.
 	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"AUDIT_BUCKET": bucket, "AUDIT_MEMBER_ROLE": role, "AUDIT_S3_PATH_STYLE": "true"}[k]
+		return map[string]string{"AUDIT_BUCKET": bucket, "AUDIT_MEMBER_ROLE": role, "AUDIT_S3_PATH_STYLE": "true", "AUDIT_DIGESTS": "off"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +181,16 @@ func TestOrganizationRun(t *testing.T) {
 	if res.Coverage.Exported != 11 || res.Coverage.Denied != 3 || res.Coverage.RegionDisabled != 1 || res.Coverage.Failed != 0 {
 		t.Errorf("coverage %+v", res.Coverage)
 	}
+	// One digest for the run, named by its id, on the org function's
+	// account's chain, listing every manifest the exports wrote: 11
+	// exported targets, 2 slots each.
+	digests := digestsOf(t, emu)
+	if len(digests) != 1 || res.Coverage.Digest != "ssm-sessions/digests/dt=2026-11-26/exec-org-1.json" || digests[0].Key != res.Coverage.Digest {
+		t.Fatalf("digests %v, coverage digest %q; want the run's one", digests, res.Coverage.Digest)
+	}
+	if d := digests[0].D; d.Account != account || d.Region != "us-east-1" || len(d.Manifests) != 22 || d.Previous != nil {
+		t.Errorf("digest %+v; want the org function's chain, 22 manifests, no previous", d)
+	}
 	// The management role was assumed once, and the org listed only with it.
 	if n := sts.AssumeRoleCalls(mgmt); n != 1 {
 		t.Errorf("AssumeRole of the management role: %d calls, want 1", n)
@@ -194,4 +208,34 @@ func TestOrganizationRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AssumeRole") {
 		t.Errorf("without the management role: %v", err)
 	}
+}
+
+// storedDigest is a digest in the bucket and its key.
+type storedDigest struct {
+	Key string
+	D   digest.Digest
+}
+
+// digestsOf reads every digest (not the chains' heads) in the bucket.
+func digestsOf(t *testing.T, emu *emulators.Emulators) []storedDigest {
+	t.Helper()
+	out, err := emu.Clients().S3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("ssm-sessions/digests/dt=")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []storedDigest
+	for _, o := range out.Contents {
+		obj, err := emu.Clients().S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d digest.Digest
+		err = json.NewDecoder(obj.Body).Decode(&d)
+		obj.Body.Close()
+		if err != nil {
+			t.Fatalf("digest %s: %v", aws.ToString(o.Key), err)
+		}
+		ds = append(ds, storedDigest{Key: aws.ToString(o.Key), D: d})
+	}
+	return ds
 }

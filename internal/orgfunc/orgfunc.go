@@ -17,12 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/session-audit/session-audit/internal/awsclients"
 	"github.com/session-audit/session-audit/internal/coverage"
+	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/orgconfig"
 	"github.com/session-audit/session-audit/internal/orgplan"
 )
@@ -135,7 +137,7 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	awsCfg, err := awsclients.LoadConfig(ctx, getenv, []string{"S3", "STS", "ORGANIZATIONS"}, optFns...)
+	awsCfg, err := awsclients.LoadConfig(ctx, getenv, []string{"S3", "STS", "ORGANIZATIONS", "KMS"}, optFns...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +146,28 @@ func New(ctx context.Context, getenv func(string) string, logger *slog.Logger, m
 	if cfg.OrgRoleARN != "" {
 		org = OrganizationsClient(awsCfg, sts.NewFromConfig(awsCfg), cfg.OrgRoleARN)
 	}
-	return Wire(cfg, s3c, org, logger, metricsOut, getenv("AWS_LAMBDA_FUNCTION_NAME"), now), nil
+	h := Wire(cfg, s3c, org, logger, metricsOut, getenv("AWS_LAMBDA_FUNCTION_NAME"), now)
+	// The run's digest is on the chain of the function's own account (from
+	// its ARN at each invocation) and region.
+	h.UseDigests(cfg, s3c, kms.NewFromConfig(awsCfg), "", awsCfg.Region, now)
+	return h, nil
+}
+
+// UseDigests makes Coverage write each run's one digest, named by the run
+// id, on the chain of account ("" = the invoked function's) and region,
+// when cfg has digests on (AUDIT_DIGESTS); signAPI signs it when cfg names
+// a key (AUDIT_DIGEST_KEY). In an organization run the exporter writes
+// none (the stack sets its AUDIT_DIGESTS off).
+func (h *Handler) UseDigests(cfg orgconfig.Config, s3c digest.S3API, signAPI digest.SignAPI, account, region string, now func() time.Time) {
+	rep, ok := h.Coverage.(*coverage.Reporter)
+	if !ok || !cfg.Export.Digests {
+		return
+	}
+	w := &digest.Writer{S3: s3c, Bucket: cfg.Export.Bucket, Prefix: cfg.Export.Prefix, Now: now}
+	if cfg.Export.DigestKey != "" {
+		w.Signer = &digest.Signer{API: signAPI, KeyID: cfg.Export.DigestKey}
+	}
+	rep.Digests, rep.Account, rep.Region = w, account, region
 }
 
 // OrganizationsClient is an Organizations client whose credentials are

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,6 +53,10 @@ type Result struct {
 // returned error non-nil, with the Result still filled in.
 func (r *Runner) Run(ctx context.Context, runID string, input json.RawMessage) (Result, error) {
 	var res Result
+	// The org function runs in a Lambda context naming its own ARN, as in
+	// AWS (Coverage's digest is on its account's chain).
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		InvokedFunctionArn: "arn:aws:lambda:" + r.Region + ":" + r.Account + ":function:session-audit-org"})
 	payload, _ := json.Marshal(map[string]any{"phase": "plan", "runId": runID, "startedAt": r.Now().UTC().Format(time.RFC3339Nano), "input": input})
 	out, err := r.Org.Handle(ctx, payload)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/session-audit/session-audit/internal/accounts"
 	"github.com/session-audit/session-audit/internal/coverage"
+	"github.com/session-audit/session-audit/internal/digest"
 	"github.com/session-audit/session-audit/internal/orgconfig"
 	"github.com/session-audit/session-audit/internal/orgplan"
 )
@@ -163,7 +164,7 @@ var orgS3Actions = map[string]string{"PutObject": "s3:PutObject", "GetObject": "
 // management account's role, never with this role's own permissions.
 func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 	needed := map[string]bool{}
-	for _, typ := range []reflect.Type{reflect.TypeFor[orgplan.PutAPI](), reflect.TypeFor[coverage.GetAPI]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[orgplan.PutAPI](), reflect.TypeFor[coverage.GetAPI](), reflect.TypeFor[digest.S3API]()} {
 		for i := range typ.NumMethod() {
 			a, ok := orgS3Actions[typ.Method(i).Name]
 			if !ok {
@@ -198,7 +199,11 @@ func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 		want := map[string]statement{
 			"WritePlansAndCoverage": {Sid: "WritePlansAndCoverage", Effect: "Allow", Actions: []string{"s3:PutObject"},
 				Resources: []string{obj + "/accounts/*", obj + "/coverage/*", obj + "/runs/*"}},
-			"ReadRuns":  {Sid: "ReadRuns", Effect: "Allow", Actions: []string{"s3:GetObject"}, Resources: []string{obj + "/runs/*"}},
+			"ReadRuns":      {Sid: "ReadRuns", Effect: "Allow", Actions: []string{"s3:GetObject"}, Resources: []string{obj + "/runs/*"}},
+			"WriteDigests":  {Sid: "WriteDigests", Effect: "Allow", Actions: []string{"s3:GetObject", "s3:PutObject"}, Resources: []string{obj + "/digests/*"}},
+			"ReadManifests": {Sid: "ReadManifests", Effect: "Allow", Actions: []string{"s3:GetObject"}, Resources: []string{obj + "/manifests/*"}},
+			"ListDigests": {Sid: "ListDigests", Effect: "Allow", Actions: []string{"s3:ListBucket"}, Resources: []string{strings.TrimSuffix(obj, "/"+tc.prefix)},
+				Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {tc.prefix + "/digests/*"}}}},
 			"WriteLogs": {Sid: "WriteLogs", Effect: "Allow", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{"{{OrgFunctionLogGroup.Arn}}"}},
 		}
 		if tc.role {
@@ -214,6 +219,10 @@ func TestOrgFunctionRoleIsTheCodesCalls(t *testing.T) {
 			{"s3:PutObject", key(accounts.Key(tc.prefix, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))), nil},
 			{"s3:GetObject", key(orgplan.ItemsKey(tc.prefix, "run-1")), nil},
 			{"s3:GetObject", key(orgplan.RunsPrefix(tc.prefix) + "/map-run/manifest.json"), nil},
+			{"s3:PutObject", key(digest.Key(tc.prefix, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), "run-1")), nil},
+			{"s3:PutObject", key(digest.HeadKey(tc.prefix, "999999999999", "us-east-1")), nil},
+			{"s3:GetObject", key(digest.HeadKey(tc.prefix, "999999999999", "us-east-1")), nil},
+			{"s3:GetObject", key(tc.prefix + "/manifests/dt=2026-11-25/x.json"), nil},
 		} {
 			if _, ok := allows(got, r); !ok {
 				t.Errorf("%s: the org function may not %s %s", tc.name, r.action, r.resource)
