@@ -121,11 +121,7 @@ func (e *SlotsError) Error() string {
 
 // notStarted names slots a run did not start, and why.
 func notStarted(why string, slots []window.Slot) error {
-	names := make([]string, len(slots))
-	for i, s := range slots {
-		names[i] = s.String()
-	}
-	return fmt.Errorf("%s; not started: %s", why, strings.Join(names, ", "))
+	return fmt.Errorf("%s; not started: %s", why, strings.Join(slotNames(slots), ", "))
 }
 
 // Unwrap returns the joined causes.
@@ -193,7 +189,7 @@ func (e *Exporter) Scheduled(ctx context.Context, tg Target, t time.Time) (Resul
 		// The lookback's slots first: they hold the newest sessions, never
 		// exported yet, while reopened slots were written before. Both on
 		// their days' recorded lengths.
-		return window.OnRecordedDays(append(owed, reopened(st, owed, now)...), st.DayLength, now)
+		return window.OnRecordedDays(append(owed, reopened(st, now)...), st.DayLength, now)
 	})
 	if err != nil {
 		return unplanned("scheduled", keys, owed, err)

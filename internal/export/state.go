@@ -101,19 +101,43 @@ func (e *Exporter) claimOnce(ctx context.Context) error {
 	return nil
 }
 
-// claim records the days of slots and puts them in Open with a conditional
-// write on st. When another run wrote the state meanwhile, it reads it
-// again: if that run fixed one of these slots' days on another length, the
-// run stops before writing anything (the next run exports those days on
-// their length); otherwise it reapplies the claim. It logs each open slot
-// that left the History horizon unexported.
-func (e *Exporter) claim(ctx context.Context, keys store.Keys, st *store.State, slots []window.Slot, now time.Time) error {
+// update applies change to st and writes st conditionally on the state it
+// was read as. When another run wrote the state first, it waits a random
+// while, reads the state again and reapplies change, up to maxStateWrites
+// rounds. change reports whether it changed st; nothing is written when it
+// did not.
+func (e *Exporter) update(ctx context.Context, keys store.Keys, st *store.State, now time.Time, change func(*store.State) (bool, error)) error {
 	for n := range maxStateWrites {
 		if n > 0 {
 			if err := contended(ctx, n); err != nil {
 				return err
 			}
+			var err error
+			if st, err = e.loadState(ctx, keys, now); err != nil {
+				return err
+			}
 		}
+		changed, err := change(st)
+		if err != nil || !changed {
+			return err
+		}
+		st.UpdatedAt = e.now()
+		if err := store.PutState(ctx, e.S3, e.Bucket, keys, st); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("state s3://%s/%s: still contended after %d conditional writes", e.Bucket, keys.StateKey(), maxStateWrites)
+}
+
+// claim records the days of slots and puts them in Open, on st or, when
+// another run wrote the state meanwhile, on the state read again: if that
+// run fixed one of these slots' days on another length, the run stops
+// before writing anything (the next run exports those days on their
+// length). It logs each open slot that left the History horizon
+// unexported.
+func (e *Exporter) claim(ctx context.Context, keys store.Keys, st *store.State, slots []window.Slot, now time.Time) error {
+	var dropped []store.OpenSlot
+	err := e.update(ctx, keys, st, now, func(st *store.State) (bool, error) {
 		var clash []string
 		for _, s := range slots {
 			if l := st.DayLength(s.Start); l != 0 && l != s.End.Sub(s.Start) {
@@ -121,44 +145,30 @@ func (e *Exporter) claim(ctx context.Context, keys store.Keys, st *store.State, 
 			}
 		}
 		if len(clash) > 0 {
-			return fmt.Errorf("the target's state records %s since this run planned (a concurrent run exported those days first); nothing written, the next run exports them on the recorded length", strings.Join(clash, ", "))
+			return false, fmt.Errorf("the target's state records %s since this run planned (a concurrent run exported those days first); nothing written, the next run exports them on the recorded length", strings.Join(clash, ", "))
 		}
-		dropped := st.Prune(now)
+		dropped = st.Prune(now)
 		changed := len(dropped) > 0
 		changed = st.Record(slots) || changed
-		changed = st.Claim(slots) || changed
-		if !changed {
-			return nil
-		}
-		st.UpdatedAt = e.now()
-		err := store.PutState(ctx, e.S3, e.Bucket, keys, st)
-		if errors.Is(err, store.ErrConflict) {
-			if st, err = e.loadState(ctx, keys, now); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for _, o := range dropped {
-			e.log().Warn("slot left the History horizon before a run could export it again", "slot", o.Slot().String(), "pending", o.Pending)
-		}
-		return nil
+		return st.Claim(slots) || changed, nil
+	})
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("state s3://%s/%s: still contended after %d conditional writes", e.Bucket, keys.StateKey(), maxStateWrites)
+	for _, o := range dropped {
+		e.log().Warn("slot left the History horizon before a run could export it again", "slot", o.Slot().String(), "pending", o.Pending)
+	}
+	return nil
 }
 
-// reopened is the open slots of st inside the History horizon that the run
-// does not export already, oldest first.
-func reopened(st *store.State, planned []window.Slot, now time.Time) []window.Slot {
-	skip := make(map[time.Time]bool, len(planned))
-	for _, s := range planned {
-		skip[s.Start] = true
-	}
+// reopened is the open slots of st inside the History horizon that have
+// ended, oldest first. A slot the run owes
+// anyway is dropped when the two are mapped onto their days' lengths
+// (window.OnRecordedDays).
+func reopened(st *store.State, now time.Time) []window.Slot {
 	var out []window.Slot
 	for _, o := range st.Open {
-		if s := o.Slot(); !skip[s.Start] && window.InHorizon(s, now) && !s.End.After(now) {
+		if s := o.Slot(); window.InHorizon(s, now) && !s.End.After(now) {
 			out = append(out, s)
 		}
 	}
@@ -196,20 +206,15 @@ func (e *Exporter) runAndRecord(ctx context.Context, mode string, keys store.Key
 // count, and a slot leaves Open only when the manifest that stands counts
 // none. The change is reapplied to a state another run wrote meanwhile.
 func (e *Exporter) record(ctx context.Context, keys store.Keys, written []SlotResult, now time.Time) error {
-	for n := range maxStateWrites {
-		if n > 0 {
-			if err := contended(ctx, n); err != nil {
-				return err
-			}
-		}
-		st, err := e.loadState(ctx, keys, now)
-		if err != nil {
-			return err
-		}
-		manifestKeys := make([]string, len(written))
-		for i, r := range written {
-			manifestKeys[i] = r.Manifest
-		}
+	st, err := e.loadState(ctx, keys, now)
+	if err != nil {
+		return err
+	}
+	manifestKeys := make([]string, len(written))
+	for i, r := range written {
+		manifestKeys[i] = r.Manifest
+	}
+	return e.update(ctx, keys, st, now, func(st *store.State) (bool, error) {
 		ms, errs := store.GetManifests(ctx, e.S3, e.Bucket, manifestKeys)
 		changed := false
 		for i, r := range written {
@@ -219,15 +224,8 @@ func (e *Exporter) record(ctx context.Context, keys store.Keys, written []SlotRe
 			}
 			changed = st.SetOpen(window.Slot{Start: r.Start, End: r.End}, pending) || changed
 		}
-		if !changed {
-			return nil
-		}
-		st.UpdatedAt = e.now()
-		if err := store.PutState(ctx, e.S3, e.Bucket, keys, st); !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
-	return fmt.Errorf("state s3://%s/%s: still contended after %d conditional writes", e.Bucket, keys.StateKey(), maxStateWrites)
+		return changed, nil
+	})
 }
 
 // State returns the target's state as a run would plan on it: read, or
